@@ -1,0 +1,35 @@
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## make .venv and install wfrun with its dev tools
+
+test: $(STAMP)  ## lint, then every test
+	$(VENV)/bin/ruff check wfrun tests benchmarks
+	$(VENV)/bin/ruff format --check wfrun tests benchmarks
+	$(PY) -m pytest
+
+demo: $(STAMP)  ## validate and plan the example workflows, then run hello
+	$(VENV)/bin/wfrun validate workflows/*.yaml
+
+lint: $(STAMP)  ## ruff check and format
+	$(VENV)/bin/ruff check --fix wfrun tests benchmarks
+	$(VENV)/bin/ruff format wfrun tests benchmarks
+
+bench: $(STAMP)  ## run the benchmarks (prints tables)
+	$(PY) benchmarks/planner_scale.py
+
+clean:  ## remove the venv and caches
+	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+.PHONY: help install test demo lint bench clean

@@ -1,0 +1,1 @@
+"""Resource and agent types that ship with wfrun; each module exposes `TYPES`."""

@@ -1,0 +1,149 @@
+"""The `wfrun` command: parses arguments, calls one core function, renders the result."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from wfrun.errors import UsageError
+from wfrun.registry import default_registry
+from wfrun.spec import inspect_workflow
+from wfrun.spec.schema import workflow_schema
+from wfrun.ui import diagnostics as diagnostics_view
+from wfrun.ui import types_view
+from wfrun.ui.exits import INVALID, OK, ExitCode, exit_codes
+from wfrun.ui.terminal import Terminal
+
+app = typer.Typer(
+    name="wfrun",
+    help="Run multi-phase agent workflows from YAML, with resources alive exactly when needed.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class DiagnosticFormat(StrEnum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+ParamsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        "-p",
+        metavar="NAME=VALUE",
+        help="Override a param; typed like its default (-p port=9000 stays a number).",
+    ),
+]
+
+
+def _handled(command: F) -> F:
+    """Run a command under the exit-code mapping, so no user sees a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        terminal = Terminal()
+        try:
+            with exit_codes(terminal):
+                code = command(terminal, *args, **kwargs)
+        except ExitCode as exc:
+            raise typer.Exit(int(exc.code or 0)) from None
+        raise typer.Exit(code or OK)
+
+    wrapper.__signature__ = _without_first(command)  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+def _without_first(command: Callable[..., Any]) -> Any:
+    import inspect  # noqa: PLC0415 - used only while building the app
+
+    signature = inspect.signature(command, eval_str=True)
+    return signature.replace(parameters=list(signature.parameters.values())[1:])
+
+
+def parse_params(values: list[str] | None) -> dict[str, str]:
+    """`-p name=value` pairs; the loader types each value like the param's default."""
+    params: dict[str, str] = {}
+    for item in values or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            message = f"-p expects NAME=VALUE, got {item!r}"
+            raise UsageError(message, hint="e.g. -p port=9000")
+        params[name.strip()] = value
+    return params
+
+
+@app.command()
+@_handled
+def validate(
+    terminal: Terminal,
+    files: Annotated[
+        list[Path], typer.Argument(help="Workflow files to check.", show_default=False)
+    ],
+    params: ParamsOption = None,
+    output_format: Annotated[
+        DiagnosticFormat,
+        typer.Option("--format", "-f", help="text for people, json for tools, github for CI."),
+    ] = DiagnosticFormat.text,
+) -> int:
+    """Check workflow files: report every problem as file:line:col, exit 2 if any."""
+    overrides = parse_params(params)
+    registry = default_registry()
+    found = [
+        d
+        for f in files
+        for d in inspect_workflow(f, params=overrides, registry=registry).diagnostics
+    ]
+    terminal.write(diagnostics_view.render(found, len(files), output_format.value))
+    return INVALID if any(d.severity == "error" for d in found) else OK
+
+
+@app.command()
+@_handled
+def schema(
+    terminal: Terminal,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> int:
+    """Print the JSON Schema of workflow files (for editors: yaml-language-server)."""
+    text = json.dumps(workflow_schema(default_registry()), indent=2) + "\n"
+    if output is None:
+        terminal.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+    return OK
+
+
+@app.command("types")
+@_handled
+def list_types(
+    terminal: Terminal,
+    name: Annotated[
+        str | None, typer.Argument(help="Show one type's `with:` fields in full.")
+    ] = None,
+) -> int:
+    """List the resource and agent types (built-in and plugins) with their settings."""
+    types_view.render(terminal.out, default_registry(), name)
+    return OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point; returns the exit code."""
+    try:
+        app(args=argv, prog_name="wfrun", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return OK

@@ -1,0 +1,22 @@
+"""Numbers and names shared across wfrun, in one place."""
+
+from __future__ import annotations
+
+import re
+
+NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+NAME_RE = re.compile(NAME_PATTERN)
+NAME_HINT = "names start with a letter or '_' and contain only letters, digits, '_' and '-'"
+
+SPEC_VERSION = 1
+DEFAULT_MAX_ITERATIONS = 10
+DEFAULT_MAX_PARALLEL = 4
+
+# Limits that keep hostile input from hanging or exhausting the loader.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_NODES = 100_000  # after alias expansion: stops "billion laughs"
+MAX_DEPTH = 64
+MAX_EXPRESSION_CHARS = 2_000
+MAX_EXPRESSION_DEPTH = 32
+
+RUNS_DIR = ".wfrun/runs"

@@ -1,0 +1,143 @@
+"""Type name -> (config model, factory): the one table of resource and agent types.
+
+Built-ins register through the same path as plugins: each built-in module exposes
+`TYPES`, a list of `TypeSpec`, exactly what an entry point in the `wfrun.resources` or
+`wfrun.agents` group must point at. The registry's keys are the schema's enum, so the
+JSON Schema, `validate` and `wfrun types` can never disagree.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from importlib.metadata import entry_points
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from wfrun.errors import WfrunError
+
+Kind = Literal["resource", "agent"]
+KINDS: tuple[Kind, ...] = ("resource", "agent")
+ENTRY_POINT_GROUPS: dict[Kind, str] = {"resource": "wfrun.resources", "agent": "wfrun.agents"}
+
+BUILTIN_MODULES = (
+    "wfrun.builtins.workspace",
+    "wfrun.builtins.process",
+    "wfrun.builtins.memory",
+    "wfrun.builtins.container",
+    "wfrun.builtins.model",
+    "wfrun.builtins.shell",
+    "wfrun.builtins.python_agent",
+    "wfrun.builtins.executor",
+)
+
+
+class PluginError(WfrunError):
+    """A plugin could not be loaded, or registered something malformed."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TypeSpec:
+    """One resource or agent type.
+
+    `attributes` are the names usable as `${resources.r.<attr>}`; checked at load time.
+    `factory` builds the live object from the validated config; None until implemented.
+    """
+
+    kind: Kind
+    name: str
+    config: type[BaseModel]
+    factory: Callable[..., Any] | None = None
+    attributes: tuple[str, ...] = ()
+    doc: str = ""
+    origin: str = field(default="wfrun", compare=False)
+
+    @property
+    def summary(self) -> str:
+        return self.doc.strip().splitlines()[0] if self.doc.strip() else ""
+
+
+class Registry:
+    """Resource and agent types by name, in registration order."""
+
+    def __init__(self) -> None:
+        self._types: dict[Kind, dict[str, TypeSpec]] = {kind: {} for kind in KINDS}
+
+    def add(self, spec: TypeSpec) -> None:
+        """Register a type; a plugin may not silently replace a type of another origin."""
+        if not isinstance(spec, TypeSpec):
+            msg = f"expected a TypeSpec, got {type(spec).__name__}"
+            raise PluginError(msg)
+        known = self._types[spec.kind].get(spec.name)
+        if known is not None and known.origin != spec.origin:
+            msg = (
+                f"{spec.kind} type {spec.name!r} from {spec.origin} clashes with the one "
+                f"from {known.origin}"
+            )
+            raise PluginError(msg)
+        self._types[spec.kind][spec.name] = spec
+
+    def get(self, kind: Kind, name: str) -> TypeSpec | None:
+        return self._types[kind].get(name)
+
+    def names(self, kind: Kind) -> list[str]:
+        return list(self._types[kind])
+
+    def of_kind(self, kind: Kind) -> list[TypeSpec]:
+        return list(self._types[kind].values())
+
+    def __iter__(self) -> Iterator[TypeSpec]:
+        for kind in KINDS:
+            yield from self._types[kind].values()
+
+    def load_module(self, module_name: str, *, origin: str | None = None) -> None:
+        """Register every TypeSpec in `module_name`'s `TYPES` list."""
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:
+            msg = f"cannot import plugin module {module_name!r}: {exc}"
+            raise PluginError(msg) from exc
+        specs = getattr(module, "TYPES", None)
+        if specs is None:
+            msg = f"module {module_name!r} has no TYPES list of wfrun TypeSpecs"
+            raise PluginError(msg)
+        self.add_all(specs, origin=origin or module_name)
+
+    def add_all(self, specs: Iterable[TypeSpec] | TypeSpec, *, origin: str) -> None:
+        if isinstance(specs, TypeSpec):
+            specs = [specs]
+        for spec in specs:
+            self.add(spec if origin == spec.origin else replace(spec, origin=origin))
+
+    def load_entry_points(self) -> None:
+        """Register the types plugins publish under the `wfrun.*` entry-point groups."""
+        for kind, group in ENTRY_POINT_GROUPS.items():
+            for point in entry_points(group=group):
+                try:
+                    loaded = point.load()
+                except Exception as exc:
+                    msg = f"cannot load entry point {point.name!r} ({point.value}): {exc}"
+                    raise PluginError(msg) from exc
+                specs = [loaded] if isinstance(loaded, TypeSpec) else list(loaded)
+                for spec in specs:
+                    if spec.kind != kind:
+                        msg = f"entry point {point.value} in {group} registers a {spec.kind} type"
+                        raise PluginError(msg)
+                self.add_all(specs, origin=f"plugin {point.dist.name if point.dist else point}")
+
+
+def builtin_registry() -> Registry:
+    """A registry with only the types that ship with wfrun."""
+    registry = Registry()
+    for module in BUILTIN_MODULES:
+        registry.load_module(module, origin="wfrun")
+    return registry
+
+
+def default_registry() -> Registry:
+    """Built-ins plus installed plugins: what the CLI uses."""
+    registry = builtin_registry()
+    registry.load_entry_points()
+    return registry

@@ -1,0 +1,404 @@
+"""Semantic checks: what a schema cannot see. Every check appends; none stops the rest.
+
+Names must resolve (with "did you mean"), types must exist and their `with:` must
+match the type's config model, `needs` must not form cycles, `if:` must parse and read
+only names that will exist, and run-time placeholders must name real things.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
+
+import networkx as nx
+from pydantic import BaseModel, ValidationError
+
+from wfrun.errors import Diagnostic, Position, Severity
+from wfrun.registry import Kind, Registry
+from wfrun.spec import expr
+from wfrun.spec.document import AgentDoc, PhaseDoc, ResourceDoc, TemplateDoc
+from wfrun.spec.interpolate import PLACEHOLDER, Reference
+from wfrun.spec.locate import diagnostics_from, suggest
+from wfrun.spec.source import PathKey, Source
+
+PHASE_FIELDS = ("output", "success", "failed", "skipped", "status")
+IF_NAMESPACES = ("phases", "params", "env")
+
+
+def check(
+    source: Source,
+    docs: Mapping[str, Mapping[str, BaseModel]],
+    *,
+    names: Mapping[str, list[str]],
+    params: Mapping[str, Any],
+    execution: str,
+    references: Iterable[Reference],
+    registry: Registry,
+) -> list[Diagnostic]:
+    """Every semantic problem in the (structurally checked) sections of a workflow."""
+    checker = _Checker(source, names, params, execution, registry)
+    resources = cast("Mapping[str, ResourceDoc]", docs["resources"])
+    agents = cast("Mapping[str, AgentDoc]", docs["agents"])
+    phases = cast("Mapping[str, PhaseDoc]", docs["phases"])
+    templates = cast("Mapping[str, TemplateDoc]", docs["templates"])
+    checker.resources(resources)
+    checker.agents(agents)
+    checker.phases(phases, "phases")
+    checker.phases(templates, "templates")
+    checker.cycle("resources", {name: r.needs for name, r in resources.items()})
+    checker.cycle("phases", {name: p.needs for name, p in phases.items()})
+    checker.conditions(phases, templates)
+    checker.references(references, resources, agents, phases)
+    if all(len(docs[section]) == len(names[section]) for section in docs):
+        checker.unused(resources, agents, phases, templates)  # else it would only cascade
+    return checker.found
+
+
+class _Checker:
+    def __init__(
+        self,
+        source: Source,
+        names: Mapping[str, list[str]],
+        params: Mapping[str, Any],
+        execution: str,
+        registry: Registry,
+    ) -> None:
+        self.source = source
+        self.names = names
+        self.params = params
+        self.execution = execution
+        self.registry = registry
+        self.found: list[Diagnostic] = []
+
+    def _add(
+        self, where: Position, message: str, hint: str = "", severity: Severity = "error"
+    ) -> None:
+        self.found.append(Diagnostic(where, message, hint, severity))
+
+    def _known(self, path: PathKey, name: str, section: str, what: str, owner: str) -> None:
+        """Report `name` (the value at `path`) unless `section` declares it."""
+        choices = self.names[section]
+        if name in choices:
+            return
+        hint = suggest(name, choices) or (
+            f"declared {section}: {', '.join(choices)}"
+            if choices
+            else f"declare it under `{section}:`"
+        )
+        self._add(self.source.at(path), f"{owner} names unknown {what} {name!r}", hint)
+
+    # -- types and with: ---------------------------------------------------------------
+
+    def _typed(self, kind: Kind, section: str, name: str, doc: ResourceDoc | AgentDoc) -> None:
+        type_name = doc.type
+        spec = self.registry.get(kind, type_name)
+        if spec is None:
+            known = self.registry.names(kind)
+            hint = suggest(type_name, known) or f"known {kind} types: {', '.join(known)}"
+            message = f"unknown {kind} type {type_name!r}"
+            self._add(self.source.at((section, name, "type")), message, hint)
+            return
+        try:
+            spec.config.model_validate(doc.with_)
+        except ValidationError as exc:
+            self.found += diagnostics_from(
+                exc,
+                self.source,
+                (section, name, "with"),
+                spec.config,
+                ignore=lambda path: _is_run_time(self.source, path),
+            )
+
+    def resources(self, resources: Mapping[str, ResourceDoc]) -> None:
+        for name, resource in resources.items():
+            self._typed("resource", "resources", name, resource)
+            for i, need in enumerate(resource.needs):
+                path = ("resources", name, "needs", i)
+                if need == name:
+                    self._add(self.source.at(path), f"resource {name!r} needs itself")
+                else:
+                    self._known(path, need, "resources", "resource", f"resource {name!r}")
+
+    def agents(self, agents: Mapping[str, AgentDoc]) -> None:
+        configured = self.names["resources"]
+        for name, agent in agents.items():
+            self._typed("agent", "agents", name, agent)
+            for i, wanted in enumerate(agent.requires):
+                if wanted not in configured:
+                    path = ("agents", name, "requires", i)
+                    hint = suggest(wanted, configured) or (
+                        "configure it under `resources:`, or move it to `optional:`"
+                    )
+                    message = (
+                        f"agent {name!r} requires resource {wanted!r}, which is not configured"
+                    )
+                    self._add(self.source.at(path), message, hint)
+            for i, wanted in enumerate(agent.optional):
+                close = suggest(wanted, configured)
+                if wanted not in configured and close:
+                    message = f"optional resource {wanted!r} is not configured, so it is unused"
+                    where = self.source.at(("agents", name, "optional", i))
+                    self._add(where, message, close, severity="warning")
+
+    # -- phases and templates ----------------------------------------------------------
+
+    def phases(
+        self, phases: Mapping[str, PhaseDoc] | Mapping[str, TemplateDoc], section: str
+    ) -> None:
+        noun = "phase" if section == "phases" else "template"
+        for name, phase in phases.items():
+            owner = f"{noun} {name!r}"
+            if not phase.agents:
+                where = self.source.at((section, name), key=True)
+                hint = "list the agents that take turns in it: `agents: [name]`"
+                self._add(where, f"{owner} has no agents", hint)
+            for i, agent in enumerate(phase.agents):
+                self._known((section, name, "agents", i), agent, "agents", "agent", owner)
+            for i, resource in enumerate(phase.resources):
+                path = (section, name, "resources", i)
+                self._known(path, resource, "resources", "resource", owner)
+            for i, template in enumerate(phase.may_spawn):
+                path = (section, name, "may_spawn", i)
+                self._known(path, template, "templates", "template", owner)
+            needs = phase.needs if isinstance(phase, PhaseDoc) else []
+            if needs and self.execution != "graph":
+                where = self.source.at((section, name, "needs"), key=True)
+                message = f"{owner} has `needs`, but phases run in listed order"
+                hint = "add `execution: graph` at the top level, or remove `needs`"
+                self._add(where, message, hint)
+                continue
+            for i, need in enumerate(needs):
+                path = (section, name, "needs", i)
+                if need == name:
+                    self._add(self.source.at(path), f"{owner} needs itself")
+                else:
+                    self._known(path, need, "phases", "phase", owner)
+
+    def cycle(self, section: str, needs: Mapping[str, list[str]]) -> None:
+        """Report one cycle as `a -> b -> a`, placed at the `needs:` entry that closes it."""
+        graph: nx.DiGraph[str] = nx.DiGraph()
+        for name, wanted in needs.items():
+            graph.add_edges_from((name, need) for need in wanted if need in needs and need != name)
+        try:
+            edges = nx.find_cycle(graph)
+        except nx.NetworkXNoCycle:
+            return
+        ring = [edge[0] for edge in edges] + [edges[0][0]]
+        first, second = edges[0][0], edges[0][1]
+        where = self.source.at((section, first, "needs", needs[first].index(second)))
+        noun = "resource" if section == "resources" else "phase"
+        message = f"{noun} needs form a cycle: {' -> '.join(ring)}"
+        self._add(where, message, "remove one of these needs")
+
+    # -- if: ---------------------------------------------------------------------------
+
+    def conditions(
+        self, phases: Mapping[str, PhaseDoc], templates: Mapping[str, TemplateDoc]
+    ) -> None:
+        for section, entries in (("phases", phases), ("templates", templates)):
+            for name, entry in entries.items():
+                if entry.if_ is None:
+                    continue
+                path = (section, name, "if")
+                try:
+                    tree = expr.parse(entry.if_)
+                except expr.ExpressionError as exc:
+                    self._add(self.source.within(path, exc.offset), f"if: {exc}", exc.hint)
+                    continue
+                own = entry.params if isinstance(entry, TemplateDoc) else {}
+                for ref in expr.names(tree):
+                    self._condition_name(path, name, section, ref, {**self.params, **own}, phases)
+
+    def _condition_name(
+        self,
+        path: PathKey,
+        phase: str,
+        section: str,
+        name: expr.Name,
+        params: Mapping[str, Any],
+        phases: Mapping[str, PhaseDoc],
+    ) -> None:
+        where = self.source.within(path, name.offset)
+        head, *rest = name.parts
+        if head not in IF_NAMESPACES:
+            hint = suggest(head, IF_NAMESPACES) or "names start with phases., params. or env."
+            if len(name.parts) == 1:
+                hint += "; quote text: 'like this'"
+            self._add(where, f"if: unknown name {name.dotted!r}", hint)
+        elif head == "env" and len(rest) != 1:
+            self._add(where, f"if: {name.dotted!r} should be env.NAME", "write env.NAME")
+        elif head == "params" and (not rest or rest[0] not in params):
+            wanted = rest[0] if rest else ""
+            hint = (
+                suggest(wanted, list(params)) or f"declared params: {', '.join(params) or 'none'}"
+            )
+            self._add(where, f"if: unknown param {name.dotted!r}", hint)
+        elif head == "phases":
+            self._phase_name(where, phase, section, name, phases)
+
+    def _phase_name(
+        self,
+        where: Position,
+        phase: str,
+        section: str,
+        name: expr.Name,
+        phases: Mapping[str, PhaseDoc],
+    ) -> None:
+        parts = name.parts[1:]
+        if len(parts) != 2 or parts[1] not in PHASE_FIELDS:
+            hint = f"write phases.NAME.FIELD, FIELD one of {', '.join(PHASE_FIELDS)}"
+            if len(parts) == 2:
+                hint = suggest(parts[1], PHASE_FIELDS) or hint
+            self._add(where, f"if: {name.dotted!r} is not a phase field", hint)
+            return
+        other = parts[0]
+        if other not in self.names["phases"]:
+            hint = suggest(other, self.names["phases"]) or "name a phase declared under `phases:`"
+            self._add(where, f"if: unknown phase {other!r}", hint)
+            return
+        if section != "phases":
+            return
+        order = self.names["phases"]
+        if self.execution == "sequential" and order.index(other) >= order.index(phase):
+            message = f"if: phase {phase!r} reads phase {other!r}, which runs after it"
+            self._add(where, message, "a phase can only read phases listed before it")
+        elif self.execution == "graph" and other not in _ancestors(phase, phases):
+            message = f"if: phase {phase!r} reads phase {other!r} but does not need it"
+            self._add(where, message, f"add {other!r} to its `needs`, so it has finished")
+
+    # -- ${resources...} and ${phases...} ----------------------------------------------
+
+    def references(
+        self,
+        refs: Iterable[Reference],
+        resources: Mapping[str, ResourceDoc],
+        agents: Mapping[str, AgentDoc],
+        phases: Mapping[str, PhaseDoc],
+    ) -> None:
+        for ref in refs:
+            where = self.source.within(ref.path, ref.offset)
+            section, owner = ref.path[0], ref.path[1] if len(ref.path) > 1 else ""
+            in_with = len(ref.path) > 2 and ref.path[2] == "with"
+            if ref.namespace == "params":
+                continue  # a template's own param, filled in at spawn time
+            if not in_with or section not in ("resources", "agents"):
+                message = f"{ref.text} can only be used inside a resource's or agent's `with:`"
+                self._add(where, message, "it is resolved when the resource or agent starts")
+                continue
+            if ref.namespace == "phases":
+                self._phase_reference(where, ref, section)
+                continue
+            self._resource_reference(where, ref, str(section), str(owner), resources, agents)
+
+    def _phase_reference(self, where: Position, ref: Reference, section: PathKey | str) -> None:
+        if section == "resources":
+            message = f"{ref.text}: resources start before phases finish"
+            self._add(where, message, "read phase outputs from an agent's `with:`")
+            return
+        if len(ref.parts) != 2 or ref.parts[1] not in PHASE_FIELDS:
+            self._add(
+                where, f"{ref.text} is not a phase field", f"fields: {', '.join(PHASE_FIELDS)}"
+            )
+            return
+        if ref.parts[0] not in self.names["phases"]:
+            hint = suggest(ref.parts[0], self.names["phases"])
+            self._add(where, f"{ref.text} names unknown phase {ref.parts[0]!r}", hint)
+
+    def _resource_reference(
+        self,
+        where: Position,
+        ref: Reference,
+        section: str,
+        owner: str,
+        resources: Mapping[str, ResourceDoc],
+        agents: Mapping[str, AgentDoc],
+    ) -> None:
+        target = ref.parts[0]
+        if target not in self.names["resources"]:
+            hint = suggest(target, self.names["resources"])
+            self._add(where, f"{ref.text} names unknown resource {target!r}", hint)
+            return
+        if len(ref.parts) != 2:
+            self._add(where, f"{ref.text}: write ${{resources.NAME.ATTRIBUTE}}")
+            return
+        resource = resources.get(target)
+        spec = self.registry.get("resource", resource.type) if resource else None
+        if spec is not None and ref.parts[1] not in spec.attributes:
+            attrs = ", ".join(spec.attributes) or "none"
+            hint = suggest(ref.parts[1], spec.attributes) or f"{spec.name} attributes: {attrs}"
+            message = f"{ref.text}: a {spec.name} resource has no attribute {ref.parts[1]!r}"
+            self._add(where, message, hint)
+            return
+        if section == "resources" and target not in _closure(owner, resources):
+            message = f"resource {owner!r} uses {ref.text} but does not need {target!r}"
+            self._add(where, message, f"add {target!r} to its `needs`, so it starts first")
+        elif section == "agents" and owner in agents:
+            agent = agents[owner]
+            if target not in (*agent.requires, *agent.optional):
+                message = f"agent {owner!r} uses {ref.text} but does not require {target!r}"
+                self._add(where, message, f"add {target!r} to its `requires`")
+
+    # -- warnings ----------------------------------------------------------------------
+
+    def unused(
+        self,
+        resources: Mapping[str, ResourceDoc],
+        agents: Mapping[str, AgentDoc],
+        phases: Mapping[str, PhaseDoc],
+        templates: Mapping[str, TemplateDoc],
+    ) -> None:
+        steps = [*phases.values(), *templates.values()]
+        used_agents = {name for step in steps for name in step.agents}
+        used = {name for step in steps for name in step.resources}
+        for name in used_agents:
+            if name in agents:
+                used.update(agents[name].requires, agents[name].optional)
+        used.update(need for r in resources.values() for need in r.needs)
+        for name in resources:
+            if name not in used:
+                where = self.source.at(("resources", name), key=True)
+                message = f"resource {name!r} is used by no phase, so it never starts"
+                self._add(where, message, "remove it, or use it from a phase", "warning")
+        for name in agents:
+            if name not in used_agents:
+                where = self.source.at(("agents", name), key=True)
+                self._add(where, f"agent {name!r} takes part in no phase", "", "warning")
+
+
+def _is_run_time(source: Source, path: PathKey) -> bool:
+    """True if the value at `path` is a string holding a run-time placeholder."""
+    value: Any = source.data
+    for part in path:
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    return isinstance(value, str) and any(
+        m.group(1) and m.group(1).strip().startswith(("resources.", "phases."))
+        for m in PLACEHOLDER.finditer(value)
+    )
+
+
+def _closure(name: str, resources: Mapping[str, ResourceDoc]) -> set[str]:
+    """`name` and everything it needs, transitively."""
+    seen: set[str] = set()
+    stack = [name]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        if current in resources:
+            stack.extend(resources[current].needs)
+    return seen
+
+
+def _ancestors(name: str, phases: Mapping[str, PhaseDoc]) -> set[str]:
+    found: set[str] = set()
+    stack = list(phases[name].needs) if name in phases else []
+    while stack:
+        current = stack.pop()
+        if current not in found:
+            found.add(current)
+            stack.extend(phases[current].needs if current in phases else ())
+    return found

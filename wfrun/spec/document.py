@@ -1,0 +1,103 @@
+"""The workflow file's shape, as pydantic models: the single source of truth for keys.
+
+These models check structure only. `with:` stays a plain mapping here because which
+model checks it depends on `type`; `spec.checks` validates it against the registry and
+`spec.schema` builds the per-type union for editors from the same registry.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from wfrun import constants as C
+
+Name = Annotated[str, StringConstraints(pattern=C.NAME_PATTERN)]
+Names = list[Name]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ResourceDoc(_Strict):
+    """A resource: a typed thing with a lifecycle."""
+
+    type: str = Field(description="resource type, e.g. workspace, process, memory")
+    with_: dict[str, Any] = Field(
+        default_factory=dict, alias="with", description="the type's settings"
+    )
+    needs: Names = Field(
+        default_factory=list, description="resources that must start before this one"
+    )
+
+
+class AgentDoc(_Strict):
+    """An agent: a typed actor that takes turns in phases."""
+
+    type: str = Field(description="agent type, e.g. shell, python, check, executor")
+    requires: Names = Field(default_factory=list, description="resources it cannot work without")
+    optional: Names = Field(
+        default_factory=list, description="resources it uses only if the workflow has them"
+    )
+    with_: dict[str, Any] = Field(
+        default_factory=dict, alias="with", description="the type's settings"
+    )
+
+
+class _PhaseFields(_Strict):
+    agents: Names = Field(default_factory=list, description="agents that take turns, in order")
+    resources: Names = Field(
+        default_factory=list, description="resources held beyond what its agents require"
+    )
+    max_iterations: int = Field(
+        C.DEFAULT_MAX_ITERATIONS, ge=1, description="turns at most before the phase ends"
+    )
+    if_: str | None = Field(None, alias="if", description="run only when this expression holds")
+    expect: Literal["success", "failure"] = Field(
+        "success", description="failure inverts the verdict (a verify phase)"
+    )
+    timeout: float | None = Field(None, gt=0, description="seconds before the phase is cancelled")
+    may_spawn: Names = Field(
+        default_factory=list, description="templates its agents may add as phases at run time"
+    )
+
+
+class PhaseDoc(_PhaseFields):
+    """A phase: agents taking turns until one says done."""
+
+    needs: Names = Field(
+        default_factory=list, description="phases that must finish first (execution: graph)"
+    )
+
+
+class TemplateDoc(_PhaseFields):
+    """A phase template that agents may spawn at run time, with its own params."""
+
+    params: dict[Name, Any] = Field(
+        default_factory=dict, description="spawn-time params and their defaults"
+    )
+
+
+class WorkflowDoc(_Strict):
+    """A wfrun workflow file."""
+
+    version: Literal[1] = Field(description="format version; always 1")
+    name: Name | None = Field(None, description="workflow name (default: the file's name)")
+    description: str = Field("", description="what the workflow is for")
+    params: dict[Name, Any] = Field(
+        default_factory=dict, description="defaults, overridden with -p name=value"
+    )
+    resources: dict[Name, ResourceDoc] = Field(default_factory=dict)
+    agents: dict[Name, AgentDoc] = Field(default_factory=dict)
+    execution: Literal["sequential", "graph"] = Field(
+        "sequential", description="listed order, or a DAG by phase needs"
+    )
+    phases: dict[Name, PhaseDoc] = Field(min_length=1)
+    templates: dict[Name, TemplateDoc] = Field(default_factory=dict)
+
+
+def known_keys(model: type[BaseModel]) -> list[str]:
+    """The keys a user may write for `model`, by their YAML spelling."""
+    return [field.alias or name for name, field in model.model_fields.items()]

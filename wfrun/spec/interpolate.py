@@ -1,0 +1,148 @@
+"""`${...}` placeholders: params and env now, resources and phases at run time.
+
+`"${params.port}"` alone keeps the param's type (an int stays an int); inside a longer
+string it is formatted. `$${` writes a literal `${`. Run-time references are left in
+place and collected, so their names can be checked before anything runs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from wfrun.spec.locate import suggest
+from wfrun.spec.source import PathKey
+
+PLACEHOLDER = re.compile(r"\$\$\{|\$\{([^{}]*)\}")
+_REFERENCE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)+)\s*$")
+LOAD_TIME = ("params", "env")
+DEFER: Any = object()  # returned by a resolver to leave a load-time name for spawn time
+RUN_TIME = ("resources", "phases")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A `${namespace.a.b}` placeholder: where it is and what it names."""
+
+    namespace: str
+    parts: tuple[str, ...]
+    path: PathKey
+    offset: int
+
+    @property
+    def text(self) -> str:
+        return "${" + ".".join((self.namespace, *self.parts)) + "}"
+
+
+class PlaceholderError(ValueError):
+    """A placeholder that cannot be resolved; `offset` is where it starts in the string."""
+
+    def __init__(self, message: str, *, offset: int, hint: str = "") -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.hint = hint
+
+
+def format_value(value: Any) -> str:
+    """How a typed value reads inside a longer string (YAML spelling for scalars)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def parse_reference(inner: str, offset: int, path: PathKey) -> Reference:
+    match = _REFERENCE.match(inner)
+    if match is None:
+        msg = f"malformed placeholder '${{{inner}}}'"
+        hint = "write ${params.NAME}, ${env.NAME}, ${resources.NAME.ATTR} or ${phases.NAME.output}"
+        raise PlaceholderError(msg, offset=offset, hint=hint)
+    namespace, *parts = match.group(1).split(".")
+    if namespace not in LOAD_TIME + RUN_TIME:
+        msg = f"unknown namespace {namespace!r} in '${{{inner.strip()}}}'"
+        hint = "placeholders start with params., env., resources. or phases."
+        raise PlaceholderError(msg, offset=offset, hint=hint)
+    return Reference(namespace, tuple(parts), path, offset)
+
+
+@dataclass
+class Interpolator:
+    """Substitutes load-time placeholders through a data tree, collecting problems.
+
+    `resolve` turns a load-time Reference into a value, returns DEFER to leave it in
+    place (a template's own params), or raises PlaceholderError.
+    """
+
+    resolve: Callable[[Reference], Any]
+    errors: list[tuple[PathKey, PlaceholderError]] = field(default_factory=list)
+    references: list[Reference] = field(default_factory=list)
+
+    def render(self, value: Any, path: PathKey) -> Any:
+        if isinstance(value, str):
+            return self._string(value, path)
+        if isinstance(value, dict):
+            return {key: self.render(item, (*path, key)) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.render(item, (*path, i)) for i, item in enumerate(value)]
+        return value
+
+    def _string(self, text: str, path: PathKey) -> Any:
+        if "${" not in text:
+            return text
+        matches = list(PLACEHOLDER.finditer(text))
+        whole = (
+            len(matches) == 1
+            and matches[0].group() != "$${"
+            and matches[0].span()
+            == (
+                0,
+                len(text),
+            )
+        )
+        pieces: list[str] = []
+        last = 0
+        for match in matches:
+            pieces.append(text[last : match.start()])
+            last = match.end()
+            if match.group() == "$${":
+                pieces.append("$${")  # unescaped when the string is finally used
+                continue
+            try:
+                ref = parse_reference(match.group(1), match.start(), path)
+                if ref.namespace in RUN_TIME:
+                    self.references.append(ref)
+                    pieces.append(match.group())
+                    continue
+                resolved = self.resolve(ref)
+                if resolved is DEFER:
+                    self.references.append(ref)
+                    pieces.append(match.group())
+                    continue
+            except PlaceholderError as exc:
+                self.errors.append((path, exc))
+                pieces.append(match.group())
+                continue
+            if whole:
+                return resolved
+            pieces.append(format_value(resolved))
+        pieces.append(text[last:])
+        return "".join(pieces)
+
+
+def resolve_in(mapping: Mapping[str, Any], ref: Reference, *, kind: str) -> Any:
+    """Follow `ref.parts` into a (possibly nested) mapping of params or env."""
+    value: Any = mapping
+    for depth, part in enumerate(ref.parts):
+        if not isinstance(value, Mapping) or part not in value:
+            where = ".".join((ref.namespace, *ref.parts[: depth + 1]))
+            choices = [str(key) for key in value] if isinstance(value, Mapping) else []
+            msg = f"unknown {kind} {where!r}"
+            raise PlaceholderError(msg, offset=ref.offset, hint=suggest(part, choices))
+        value = value[part]
+    return value

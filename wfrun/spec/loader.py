@@ -1,0 +1,297 @@
+"""Load a workflow file: YAML -> placeholders -> structure -> semantics -> Workflow.
+
+Every stage collects diagnostics instead of stopping at the first, so one `validate`
+shows every problem in the file, sorted by position.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from wfrun.errors import Diagnostic, Position, SpecError, UsageError
+from wfrun.registry import Registry, default_registry
+from wfrun.spec import checks
+from wfrun.spec.document import AgentDoc, PhaseDoc, ResourceDoc, TemplateDoc, WorkflowDoc
+from wfrun.spec.expr import parse as parse_expression
+from wfrun.spec.interpolate import (
+    DEFER,
+    Interpolator,
+    PlaceholderError,
+    Reference,
+    resolve_in,
+)
+from wfrun.spec.locate import diagnostics_from, suggest
+from wfrun.spec.model import Agent, Phase, Resource, Workflow
+from wfrun.spec.source import PathKey, Source, parse_yaml
+
+_SECTIONS: dict[str, type[BaseModel]] = {
+    "resources": ResourceDoc,
+    "agents": AgentDoc,
+    "phases": PhaseDoc,
+    "templates": TemplateDoc,
+}
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """What loading found: the workflow (None if any error) and every diagnostic."""
+
+    workflow: Workflow | None
+    diagnostics: list[Diagnostic]
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+
+def load_workflow(
+    path: str | Path,
+    *,
+    params: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    registry: Registry | None = None,
+) -> Workflow:
+    """Load and validate a workflow file; raise SpecError listing every problem."""
+    result = inspect_workflow(path, params=params, environ=environ, registry=registry)
+    if result.workflow is None:
+        raise SpecError(result.errors)
+    return result.workflow
+
+
+def inspect_workflow(
+    path: str | Path,
+    *,
+    params: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    registry: Registry | None = None,
+) -> Inspection:
+    """Like load_workflow, but returns warnings too and never raises SpecError."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        message = f"cannot read the workflow file: {reason}"
+        hint = "check the path" if isinstance(exc, FileNotFoundError) else ""
+        return Inspection(None, [Diagnostic(Position(file, 1, 1), message, hint)])
+    return inspect_text(
+        text,
+        file,
+        params=params,
+        environ=os.environ if environ is None else environ,
+        registry=registry,
+        base_dir=Path(path).resolve().parent,
+    )
+
+
+def inspect_text(
+    text: str,
+    file: str,
+    *,
+    params: Mapping[str, str] | None = None,
+    environ: Mapping[str, str],
+    registry: Registry | None = None,
+    base_dir: Path | None = None,
+) -> Inspection:
+    """Check workflow text; `file` is only the name used in messages."""
+    try:
+        source = parse_yaml(text, file)
+    except SpecError as exc:
+        return Inspection(None, exc.diagnostics)
+    if not isinstance(source.data, dict):
+        message = "a workflow file is a mapping with version, resources, agents and phases"
+        return Inspection(None, [Diagnostic(source.at(()), message, "see `wfrun schema`")])
+    loading = _Loading(source, environ, registry or default_registry())
+    workflow = loading.run(params or {}, base_dir or Path(file).resolve().parent)
+    diagnostics = sorted(loading.diagnostics, key=Diagnostic.sort_key)
+    if any(d.severity == "error" for d in diagnostics):
+        workflow = None
+    return Inspection(workflow, diagnostics)
+
+
+class _Loading:
+    """One load: holds the source, the registry and the diagnostics found so far."""
+
+    def __init__(self, source: Source, environ: Mapping[str, str], registry: Registry) -> None:
+        self.source = source
+        self.environ = environ
+        self.registry = registry
+        self.diagnostics: list[Diagnostic] = []
+
+    def run(self, overrides: Mapping[str, str], base_dir: Path) -> Workflow | None:
+        raw: dict[str, Any] = self.source.data
+        params = self._params(raw.get("params"), overrides)
+        interpolator = Interpolator(lambda ref: self._resolve(ref, params, raw))
+        rendered = {
+            key: (params if key == "params" else interpolator.render(value, (key,)))
+            for key, value in raw.items()
+        }
+        for path, error in interpolator.errors:
+            self._placeholder_error(path, error)
+        try:
+            WorkflowDoc.model_validate(rendered)
+        except ValidationError as exc:
+            self.diagnostics += diagnostics_from(exc, self.source, (), WorkflowDoc)
+        docs = {section: self._valid_entries(rendered, section) for section in _SECTIONS}
+        execution = rendered.get("execution", "sequential")
+        found = checks.check(
+            self.source,
+            docs,
+            names={section: _names(rendered.get(section)) for section in _SECTIONS},
+            params=params,
+            execution=execution if execution in ("sequential", "graph") else "sequential",
+            references=interpolator.references,
+            registry=self.registry,
+        )
+        self.diagnostics += found
+        if any(d.severity == "error" for d in self.diagnostics):
+            return None
+        return _build(WorkflowDoc.model_validate(rendered), self.source, base_dir)
+
+    def _params(self, raw: Any, overrides: Mapping[str, str]) -> dict[str, Any]:
+        """Params may read `${env.X}` (not each other); then -p overrides apply."""
+        if not isinstance(raw, dict):
+            raw = {}
+        interpolator = Interpolator(lambda ref: self._resolve(ref, {}, {}))
+        params: dict[str, Any] = interpolator.render(raw, ("params",))
+        for path, error in interpolator.errors:
+            self._placeholder_error(path, error)
+        for ref in interpolator.references:
+            message = f"{ref.text} cannot be used in params: params are fixed before any run"
+            self._error(self.source.within(ref.path, ref.offset), message)
+        for name, text in overrides.items():
+            params[name] = _override(name, text, params)
+        return params
+
+    def _resolve(self, ref: Reference, params: Mapping[str, Any], raw: dict[str, Any]) -> Any:
+        if ref.namespace == "env":
+            if len(ref.parts) != 1:
+                message = f"{ref.text}: environment variables have no attributes"
+                raise PlaceholderError(message, offset=ref.offset, hint="write ${env.NAME}")
+            if ref.parts[0] not in self.environ:
+                message = f"environment variable {ref.parts[0]!r} is not set"
+                hint = f"export {ref.parts[0]}=... before running wfrun"
+                raise PlaceholderError(message, offset=ref.offset, hint=hint)
+            return self.environ[ref.parts[0]]
+        if ref.path[:1] == ("params",):
+            message = f"{ref.text}: params cannot refer to other params"
+            raise PlaceholderError(message, offset=ref.offset, hint="write the value itself")
+        if ref.path[:1] == ("templates",) and len(ref.path) > 1:
+            template = raw.get("templates", {}).get(ref.path[1])
+            own = template.get("params") if isinstance(template, dict) else None
+            if isinstance(own, dict) and ref.parts[0] in own:
+                return DEFER  # filled in when the template is spawned
+        return resolve_in(params, ref, kind="param")
+
+    def _placeholder_error(self, path: PathKey, error: PlaceholderError) -> None:
+        self._error(self.source.within(path, error.offset), str(error), error.hint)
+
+    def _error(self, where: Position, message: str, hint: str = "") -> None:
+        self.diagnostics.append(Diagnostic(where, message, hint))
+
+    def _valid_entries(self, rendered: dict[str, Any], section: str) -> dict[str, BaseModel]:
+        """The entries of a section that are well-formed on their own, for semantic checks."""
+        entries = rendered.get(section)
+        model = _SECTIONS[section]
+        valid: dict[str, BaseModel] = {}
+        if isinstance(entries, dict):
+            for name, entry in entries.items():
+                try:
+                    valid[name] = model.model_validate(entry)
+                except ValidationError:
+                    continue  # already reported by the whole-document validation
+        return valid
+
+
+def _names(section: Any) -> list[str]:
+    return [str(name) for name in section] if isinstance(section, dict) else []
+
+
+def _override(name: str, text: str, params: Mapping[str, Any]) -> Any:
+    """A -p value, typed like the param's default: `-p port=9000` stays an int."""
+    if name not in params:
+        hint = suggest(name, list(params)) or (
+            f"declared params: {', '.join(params)}" if params else "the workflow declares none"
+        )
+        message = f"unknown param {name!r} in -p {name}={text}"
+        raise UsageError(message, hint=hint)
+    default = params[name]
+    if isinstance(default, str) or default is None:
+        return text
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        value = text
+    expected = type(default)
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, expected) or (isinstance(value, bool) != isinstance(default, bool)):
+        message = f"-p {name}={text}: expected {_kind(default)}, like the default {default!r}"
+        raise UsageError(message, hint=f"e.g. -p {name}={_example(default)}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return {bool: "true or false", int: "a whole number", float: "a number"}.get(
+        type(value), f"a {type(value).__name__}"
+    )
+
+
+def _example(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true"
+    if isinstance(value, list | dict):
+        return "'[1, 2]'" if isinstance(value, list) else "'{a: 1}'"
+    return str(value)
+
+
+def _build(doc: WorkflowDoc, source: Source, base_dir: Path) -> Workflow:
+    """The frozen Workflow the planner and engine use; only called on a clean file."""
+    file = base_dir / Path(source.file).name
+    return Workflow(
+        name=doc.name or Path(source.file).stem,
+        file=file,
+        version=doc.version,
+        description=doc.description,
+        params=doc.params,
+        resources={
+            name: Resource(name=name, type=r.type, config=r.with_, needs=tuple(r.needs))
+            for name, r in doc.resources.items()
+        },
+        agents={
+            name: Agent(
+                name=name,
+                type=a.type,
+                config=a.with_,
+                requires=tuple(a.requires),
+                optional=tuple(a.optional),
+            )
+            for name, a in doc.agents.items()
+        },
+        execution=doc.execution,
+        phases={name: _phase(name, p) for name, p in doc.phases.items()},
+        templates={name: _phase(name, t) for name, t in doc.templates.items()},
+    )
+
+
+def _phase(name: str, doc: PhaseDoc | TemplateDoc) -> Phase:
+    return Phase(
+        name=name,
+        agents=tuple(doc.agents),
+        resources=tuple(doc.resources),
+        max_iterations=doc.max_iterations,
+        needs=tuple(doc.needs) if isinstance(doc, PhaseDoc) else (),
+        condition=parse_expression(doc.if_) if doc.if_ is not None else None,
+        condition_text=doc.if_ or "",
+        expect=doc.expect,
+        timeout=doc.timeout,
+        may_spawn=tuple(doc.may_spawn),
+        params=doc.params if isinstance(doc, TemplateDoc) else {},
+    )

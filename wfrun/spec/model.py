@@ -1,0 +1,77 @@
+"""The validated workflow, as frozen dataclasses the planner and engine consume.
+
+Pydantic models (`spec.schema_models`) check the file; these carry the result. They hold
+plain data only: the planner must be able to work from them without any live object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from wfrun.spec.expr import Node
+
+Execution = Literal["sequential", "graph"]
+Expect = Literal["success", "failure"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resource:
+    """A declared resource: its type, raw `with:` (run-time placeholders kept) and needs."""
+
+    name: str
+    type: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Agent:
+    """A declared agent: `requires` must be configured; `optional` is used if it is."""
+
+    name: str
+    type: str
+    config: Mapping[str, Any] = field(default_factory=dict)
+    requires: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Phase:
+    """A phase, or a template of one (then `params` holds its spawn-time defaults)."""
+
+    name: str
+    agents: tuple[str, ...]
+    resources: tuple[str, ...] = ()
+    max_iterations: int = 10
+    needs: tuple[str, ...] = ()
+    condition: Node | None = None
+    condition_text: str = ""
+    expect: Expect = "success"
+    timeout: float | None = None
+    may_spawn: tuple[str, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Workflow:
+    """A whole validated workflow. Dicts keep declaration order, which breaks ties."""
+
+    name: str
+    file: Path
+    version: int = 1
+    description: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    resources: Mapping[str, Resource] = field(default_factory=dict)
+    agents: Mapping[str, Agent] = field(default_factory=dict)
+    execution: Execution = "sequential"
+    phases: Mapping[str, Phase] = field(default_factory=dict)
+    templates: Mapping[str, Phase] = field(default_factory=dict)
+    secrets: frozenset[str] = frozenset()
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths in `with:` are relative to the workflow file's folder."""
+        return self.file.parent
