@@ -19,8 +19,8 @@ test: $(STAMP)  ## lint, then every test
 	$(VENV)/bin/ruff format --check wfrun tests benchmarks
 	$(PY) -m pytest
 
-demo: $(STAMP)  ## validate and plan the example workflows, then run hello
-	$(VENV)/bin/wfrun validate workflows/*.yaml
+demo: $(STAMP)  ## validate the example workflows
+	$(VENV)/bin/wfrun validate workflows/*.yaml workflows/*/workflow.yaml
 
 lint: $(STAMP)  ## ruff check and format
 	$(VENV)/bin/ruff check --fix wfrun tests benchmarks
