@@ -8,10 +8,13 @@ JSON Schema, `validate` and `wfrun types` can never disagree.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -43,13 +46,15 @@ class TypeSpec:
     """One resource or agent type.
 
     `attributes` are the names usable as `${resources.r.<attr>}`; checked at load time.
-    `factory` builds the live object from the validated config; None until implemented.
+    `factory` builds the live object from the validated config (see `wfrun.engine.api`);
+    `cleanup` undoes a resource's journal entry after a hard kill (`wfrun cleanup`).
     """
 
     kind: Kind
     name: str
     config: type[BaseModel]
     factory: Callable[..., Any] | None = None
+    cleanup: Callable[..., str] | None = None
     attributes: tuple[str, ...] = ()
     doc: str = ""
     origin: str = field(default="wfrun", compare=False)
@@ -78,6 +83,12 @@ class Registry:
             )
             raise PluginError(msg)
         self._types[spec.kind][spec.name] = spec
+
+    def copy(self) -> Registry:
+        clone = Registry()
+        for kind in KINDS:
+            clone._types[kind] = dict(self._types[kind])
+        return clone
 
     def get(self, kind: Kind, name: str) -> TypeSpec | None:
         return self._types[kind].get(name)
@@ -126,6 +137,27 @@ class Registry:
                         msg = f"entry point {point.value} in {group} registers a {spec.kind} type"
                         raise PluginError(msg)
                 self.add_all(specs, origin=f"plugin {point.dist.name if point.dist else point}")
+
+
+def with_plugins(registry: Registry, modules: Iterable[str], base_dir: Path) -> Registry:
+    """A copy of `registry` plus the types of a workflow's `plugins:` modules.
+
+    The modules are imported with the workflow's folder first on sys.path, so a plugin
+    can live next to the workflow file without being installed.
+    """
+    modules = list(modules)
+    if not modules:
+        return registry
+    extended = registry.copy()
+    folder = str(base_dir)
+    sys.path.insert(0, folder)
+    try:
+        for module in modules:
+            extended.load_module(module, origin=f"plugin {module}")
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(folder)
+    return extended
 
 
 def builtin_registry() -> Registry:

@@ -15,6 +15,7 @@ from wfrun import constants as C
 
 Name = Annotated[str, StringConstraints(pattern=C.NAME_PATTERN)]
 Names = list[Name]
+MODULE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 
 
 class _Strict(BaseModel):
@@ -96,6 +97,10 @@ class WorkflowDoc(_Strict):
     )
     phases: dict[Name, PhaseDoc] = Field(min_length=1)
     templates: dict[Name, TemplateDoc] = Field(default_factory=dict)
+    plugins: list[Annotated[str, StringConstraints(pattern=MODULE_PATTERN)]] = Field(
+        default_factory=list,
+        description="Python modules (beside the workflow, or installed) that register types",
+    )
 
 
 def known_keys(model: type[BaseModel]) -> list[str]:

@@ -80,6 +80,7 @@ class Interpolator:
     """
 
     resolve: Callable[[Reference], Any]
+    final: bool = False  # at run time: resolve every namespace, and `$${` becomes `${`
     errors: list[tuple[PathKey, PlaceholderError]] = field(default_factory=list)
     references: list[Reference] = field(default_factory=list)
 
@@ -96,26 +97,20 @@ class Interpolator:
         if "${" not in text:
             return text
         matches = list(PLACEHOLDER.finditer(text))
-        whole = (
-            len(matches) == 1
-            and matches[0].group() != "$${"
-            and matches[0].span()
-            == (
-                0,
-                len(text),
-            )
-        )
+        first = matches[0] if matches else None
+        whole = len(matches) == 1 and first is not None and first.group() != "$${"
+        whole = whole and first is not None and first.span() == (0, len(text))
         pieces: list[str] = []
         last = 0
         for match in matches:
             pieces.append(text[last : match.start()])
             last = match.end()
             if match.group() == "$${":
-                pieces.append("$${")  # unescaped when the string is finally used
+                pieces.append("${" if self.final else "$${")  # unescaped at last use
                 continue
             try:
                 ref = parse_reference(match.group(1), match.start(), path)
-                if ref.namespace in RUN_TIME:
+                if ref.namespace in RUN_TIME and not self.final:
                     self.references.append(ref)
                     pieces.append(match.group())
                     continue

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from wfrun.errors import Diagnostic, Position, SpecError, UsageError
-from wfrun.registry import Registry, default_registry
+from wfrun.registry import PluginError, Registry, default_registry, with_plugins
 from wfrun.spec import checks
 from wfrun.spec.document import AgentDoc, PhaseDoc, ResourceDoc, TemplateDoc, WorkflowDoc
 from wfrun.spec.expr import parse as parse_expression
@@ -139,6 +139,7 @@ class _Loading:
             WorkflowDoc.model_validate(rendered)
         except ValidationError as exc:
             self.diagnostics += diagnostics_from(exc, self.source, (), WorkflowDoc)
+        self._load_plugins(rendered.get("plugins"), base_dir)
         docs = {section: self._valid_entries(rendered, section) for section in _SECTIONS}
         execution = rendered.get("execution", "sequential")
         found = checks.check(
@@ -154,6 +155,19 @@ class _Loading:
         if any(d.severity == "error" for d in self.diagnostics):
             return None
         return _build(WorkflowDoc.model_validate(rendered), self.source, base_dir)
+
+    def _load_plugins(self, modules: Any, base_dir: Path) -> None:
+        """Add the types of `plugins:` modules, so their `with:` is checked like built-ins'."""
+        if not isinstance(modules, list):
+            return
+        for i, module in enumerate(modules):
+            if not isinstance(module, str):
+                continue
+            try:
+                self.registry = with_plugins(self.registry, [module], base_dir)
+            except PluginError as exc:
+                hint = f"the module must be importable from {base_dir} or installed"
+                self._error(self.source.at(("plugins", i)), str(exc), hint)
 
     def _params(self, raw: Any, overrides: Mapping[str, str]) -> dict[str, Any]:
         """Params may read `${env.X}` (not each other); then -p overrides apply."""
@@ -278,6 +292,7 @@ def _build(doc: WorkflowDoc, source: Source, base_dir: Path) -> Workflow:
         execution=doc.execution,
         phases={name: _phase(name, p) for name, p in doc.phases.items()},
         templates={name: _phase(name, t) for name, t in doc.templates.items()},
+        plugins=tuple(doc.plugins),
     )
 
 

@@ -69,7 +69,7 @@ class Workflow:
     execution: Execution = "sequential"
     phases: Mapping[str, Phase] = field(default_factory=dict)
     templates: Mapping[str, Phase] = field(default_factory=dict)
-    secrets: frozenset[str] = frozenset()
+    plugins: tuple[str, ...] = ()
 
     @property
     def base_dir(self) -> Path:

@@ -1,0 +1,1 @@
+"""Runs a Plan: scheduler, resource pool, events, run records, journal."""

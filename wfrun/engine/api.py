@@ -1,0 +1,124 @@
+"""The plugin API: what a resource or agent type implements, and what it is given.
+
+A type is a `TypeSpec` (see `wfrun.registry`) whose `factory` builds a live object from
+its validated `with:` model and a context:
+
+    resource factory(config, ResourceContext) -> LiveResource
+    agent factory(config, AgentContext) -> Agent
+
+Resources are started and stopped by the engine, exactly once each, when the plan says.
+Agents are built when a phase starts (their `with:` may read the phase's resources and
+earlier phases' outputs) and take turns through `act`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+Log = Callable[[str], None]
+
+
+@runtime_checkable
+class LiveResource(Protocol):
+    """A started thing: the engine calls `start` once, then `stop` once (even on failure)."""
+
+    # Make it usable (block until ready) and return its `${resources.r.attr}` values.
+    def start(self) -> Mapping[str, Any]: ...
+
+    # Release everything `start` made; must not raise for a half-started resource.
+    def stop(self) -> None: ...
+
+    # JSON facts that let `cleanup` undo `start` after a hard kill (pids, paths, ids).
+    def journal(self) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourceContext:
+    """What a resource is given besides its config."""
+
+    name: str
+    run_dir: Path  # the run record folder; put logs under run_dir / "logs"
+    base_dir: Path  # the workflow file's folder: relative paths start here
+    environ: Mapping[str, str]
+    log: Log = print
+    journal_changed: Callable[[], None] = lambda: None  # call when journal() changes
+
+
+@dataclass(frozen=True)
+class Spawn:
+    """A request to add a phase from a template, after the current phase."""
+
+    template: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnResult:
+    """What one turn produced. `done` ends the phase; `success` is the turn's verdict."""
+
+    output: str = ""
+    done: bool = False
+    success: bool = True
+    spawn: Sequence[Spawn] = ()
+    usage: Mapping[str, Any] = field(default_factory=dict)  # e.g. tokens, latency
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentContext:
+    """What an agent is given when its phase starts."""
+
+    name: str
+    phase: str
+    run_dir: Path
+    base_dir: Path
+    environ: Mapping[str, str]
+    resources: Mapping[str, LiveResource]  # what this agent requires or optionally has
+    attributes: Mapping[str, Mapping[str, Any]]  # their `start()` values, by resource
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnContext:
+    """Everything one turn may read. `previous` is the last message before this turn."""
+
+    workflow: str
+    phase: str
+    agent: str
+    iteration: int  # 1-based
+    max_iterations: int
+    previous: Any
+    history: Sequence[TurnResult]  # this phase's turns so far
+    resources: Mapping[str, LiveResource]
+    attributes: Mapping[str, Mapping[str, Any]]
+    params: Mapping[str, Any]
+    run_dir: Path
+    base_dir: Path
+    cancelled: threading.Event
+    log: Log
+
+
+class Agent(Protocol):
+    """Takes turns. May return a TurnResult, a plain string (output, success) or None."""
+
+    # One turn; should return promptly once ctx.cancelled is set.
+    def act(self, ctx: TurnContext) -> TurnResult | str | None: ...
+
+
+ResourceFactory = Callable[[Any, ResourceContext], LiveResource]
+AgentFactory = Callable[[Any, AgentContext], Agent]
+Cleanup = Callable[[Mapping[str, Any]], str]  # undoes a journal entry; says what it did
+
+
+def as_result(value: TurnResult | str | None) -> TurnResult:
+    """Normalise what `act` returned: a string is a successful turn with that output."""
+    if isinstance(value, TurnResult):
+        return value
+    if value is None:
+        return TurnResult()
+    if isinstance(value, str):
+        return TurnResult(output=value)
+    msg = f"an agent's act() must return TurnResult, str or None, not {type(value).__name__}"
+    raise TypeError(msg)

@@ -1,0 +1,206 @@
+"""Typed events: the engine's only output. The ui and the run record consume them.
+
+Every event carries `t`, seconds since the run started, and serialises to one JSON
+object with a `kind` (the `events.jsonl` line and `wfrun run --json` output).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar, Protocol
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    kind: ClassVar[str] = "event"
+    t: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **asdict(self)}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunStarted(Event):
+    kind: ClassVar[str] = "run_started"
+    run_id: str
+    workflow: str
+    file: str
+    run_dir: str
+    execution: str
+    phases: Sequence[str]
+    max_parallel: int
+    started_at: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFinished(Event):
+    kind: ClassVar[str] = "run_finished"
+    status: str  # succeeded | failed | interrupted | error
+    exit_code: int
+    seconds: float
+    failed: Sequence[str] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseStarted(Event):
+    kind: ClassVar[str] = "phase_started"
+    phase: str
+    agents: Sequence[str]
+    max_iterations: int
+    spawned_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnStarted(Event):
+    kind: ClassVar[str] = "turn_started"
+    phase: str
+    agent: str
+    iteration: int
+    max_iterations: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentOutput(Event):
+    kind: ClassVar[str] = "agent_output"
+    phase: str
+    agent: str
+    iteration: int
+    output: str
+    success: bool
+    done: bool
+    usage: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AgentLog(Event):
+    kind: ClassVar[str] = "agent_log"
+    phase: str
+    agent: str
+    line: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseSkipped(Event):
+    kind: ClassVar[str] = "phase_skipped"
+    phase: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseSpawned(Event):
+    kind: ClassVar[str] = "phase_spawned"
+    phase: str
+    template: str
+    spawner: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    reacquire: Sequence[str] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PhaseFinished(Event):
+    kind: ClassVar[str] = "phase_finished"
+    phase: str
+    status: str  # succeeded | failed | timeout | error | cancelled
+    success: bool
+    iterations: int
+    seconds: float
+    output: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResourceStarting(Event):
+    kind: ClassVar[str] = "resource_starting"
+    resource: str
+    type: str
+    phase: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResourceStarted(Event):
+    kind: ClassVar[str] = "resource_started"
+    resource: str
+    seconds: float
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResourceFailed(Event):
+    kind: ClassVar[str] = "resource_failed"
+    resource: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResourceStopping(Event):
+    kind: ClassVar[str] = "resource_stopping"
+    resource: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResourceStopped(Event):
+    kind: ClassVar[str] = "resource_stopped"
+    resource: str
+    seconds: float
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Notice(Event):
+    """Something a person should see that is not tied to a phase (a second Ctrl-C...)."""
+
+    kind: ClassVar[str] = "notice"
+    message: str
+    level: str = "info"
+
+
+class EventSink(Protocol):
+    """A consumer of events: the live display, plain lines, JSON lines, the record."""
+
+    # Called for every event, in order, from one thread at a time.
+    def handle(self, event: Event) -> None: ...
+
+    # The run is over (also after a failure): flush and let go of the terminal/files.
+    def close(self) -> None: ...
+
+
+class Emitter:
+    """Stamps events with the run clock and hands them to every sink, serialised.
+
+    A sink that raises is dropped (and said so) rather than breaking the run: the run
+    record is the one sink whose failure must end the run, so it is handled by `strict`.
+    """
+
+    def __init__(self, sinks: Sequence[EventSink], *, strict: Sequence[EventSink] = ()) -> None:
+        self._sinks = list(sinks)
+        self._strict = set(map(id, strict))
+        self._lock = threading.Lock()
+        self._origin = time.monotonic()
+
+    def now(self) -> float:
+        return round(time.monotonic() - self._origin, 6)
+
+    def emit(self, event_type: type[Event], **fields: Any) -> Event:
+        event = event_type(t=self.now(), **fields)
+        with self._lock:
+            for sink in tuple(self._sinks):
+                try:
+                    sink.handle(event)
+                except Exception:
+                    if id(sink) in self._strict:
+                        raise
+                    self._sinks.remove(sink)
+        return event
+
+    def close(self) -> None:
+        with self._lock:
+            for sink in self._sinks:
+                try:
+                    sink.close()
+                except Exception:
+                    if id(sink) in self._strict:
+                        raise

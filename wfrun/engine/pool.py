@@ -1,0 +1,183 @@
+"""The resource pool: starts each resource once, on demand, and stops it when told.
+
+Phases running in parallel may ask for the same resource at once; a lock per resource
+makes the first start it and the others wait for it. Stops are isolated: one that
+raises is recorded and the others still happen. `stop_all` is the teardown path and
+stops whatever is live in the reverse of the order it started.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from wfrun.engine import events as ev
+from wfrun.engine.api import LiveResource, ResourceContext
+from wfrun.engine.journal import Journal
+from wfrun.engine.render import render_config
+from wfrun.errors import ResourceStartError
+from wfrun.registry import Registry
+from wfrun.spec.model import Workflow
+
+
+@dataclass
+class _Slot:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    live: LiveResource | None = None
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    failure: str = ""
+
+
+class ResourcePool:
+    """Live resources of one run, by name."""
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        registry: Registry,
+        *,
+        run_dir: Path,
+        environ: Mapping[str, str],
+        emitter: ev.Emitter,
+        journal: Journal,
+    ) -> None:
+        self._workflow = workflow
+        self._registry = registry
+        self._run_dir = run_dir
+        self._environ = environ
+        self._emitter = emitter
+        self._journal = journal
+        self._slots = {name: _Slot() for name in workflow.resources}
+        self._order: list[str] = []  # live resources in start order
+        self._order_lock = threading.Lock()
+        self.stop_errors: list[str] = []
+
+    def acquire(self, names: Sequence[str], *, phase: str) -> None:
+        """Make every resource in `names` (start order) live; raise ResourceStartError."""
+        for name in names:
+            slot = self._slots[name]
+            with slot.lock:
+                if slot.live is not None:
+                    continue
+                if slot.failure:
+                    raise ResourceStartError(resource=name, reason=slot.failure)
+                self._start(name, slot, phase)
+
+    def attributes(self, name: str) -> Mapping[str, Any]:
+        return self._slots[name].attributes
+
+    def live(self, name: str) -> LiveResource | None:
+        return self._slots[name].live
+
+    def release(self, names: Sequence[str]) -> None:
+        """Stop these resources, in the order given (the plan's stop order)."""
+        for name in names:
+            self._stop(name)
+
+    def stop_all(self) -> None:
+        """Teardown: stop everything still live, newest first."""
+        with self._order_lock:
+            live = list(reversed(self._order))
+        for name in live:
+            self._stop(name)
+
+    @property
+    def live_names(self) -> list[str]:
+        with self._order_lock:
+            return list(self._order)
+
+    def _start(self, name: str, slot: _Slot, phase: str) -> None:
+        resource = self._workflow.resources[name]
+        emit = self._emitter.emit
+        emit(ev.ResourceStarting, resource=name, type=resource.type, phase=phase)
+        began = time.monotonic()
+        holder: list[LiveResource] = []
+        try:
+            spec = self._registry.get("resource", resource.type)
+            if spec is None or spec.factory is None:
+                msg = f"resource type {resource.type!r} has no implementation in this install"
+                raise ValueError(msg)
+            data = render_config(resource.config, self._lookup)
+            config = spec.config.model_validate(data)
+            context = ResourceContext(
+                name=name,
+                run_dir=self._run_dir,
+                base_dir=self._workflow.base_dir,
+                environ=self._environ,
+                log=lambda line: None,
+                journal_changed=lambda: self._note(name, resource.type, holder),
+            )
+            holder.append(spec.factory(config, context))
+            self._note(name, resource.type, holder)
+            attributes = dict(holder[0].start())
+            self._note(name, resource.type, holder)
+        except BaseException as exc:
+            reason = _reason(exc)
+            slot.failure = reason
+            if holder:
+                self._stop_quietly(name, holder[0])
+            self._journal.forget(name)
+            emit(ev.ResourceFailed, resource=name, error=reason)
+            if isinstance(exc, Exception):
+                raise ResourceStartError(resource=name, reason=reason) from exc
+            raise
+        slot.live, slot.attributes = holder[0], attributes
+        with self._order_lock:
+            self._order.append(name)
+        seconds = round(time.monotonic() - began, 6)
+        emit(ev.ResourceStarted, resource=name, seconds=seconds, attributes=attributes)
+
+    def _note(self, name: str, type_name: str, holder: list[LiveResource]) -> None:
+        if holder:
+            self._journal.record(name, type_name, holder[0].journal())
+
+    def _stop(self, name: str) -> None:
+        slot = self._slots[name]
+        with slot.lock:
+            live = slot.live
+            if live is None:
+                return
+            self._emitter.emit(ev.ResourceStopping, resource=name)
+            began = time.monotonic()
+            error = self._stop_quietly(name, live)
+            slot.live, slot.attributes = None, {}
+            with self._order_lock:
+                self._order.remove(name)
+            if not error:
+                self._journal.forget(name)
+            seconds = round(time.monotonic() - began, 6)
+            self._emitter.emit(ev.ResourceStopped, resource=name, seconds=seconds, error=error)
+
+    def _stop_quietly(self, name: str, live: LiveResource) -> str:
+        try:
+            live.stop()
+        except Exception as exc:  # noqa: BLE001 - one failing stop must not skip the others
+            error = _reason(exc)
+            self.stop_errors.append(f"{name}: {error}")
+            return error
+        return ""
+
+    def _lookup(self, namespace: str, parts: tuple[str, ...]) -> Any:
+        name, attribute = parts[0], parts[1]
+        attributes = self._slots[name].attributes
+        if namespace != "resources" or attribute not in attributes:
+            msg = f"${{{namespace}.{'.'.join(parts)}}} is not available"
+            raise KeyError(msg)
+        return attributes[attribute]
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError):
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'with'}: {e['msg']}" for e in exc.errors()
+        )
+        return f"invalid settings after substitution: {problems}"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted while starting"
+    return str(exc) or type(exc).__name__

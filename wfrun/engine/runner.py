@@ -1,0 +1,197 @@
+"""Run a workflow end to end, and guarantee teardown whatever happens.
+
+An agent raising or a resource failing ends its phase; Ctrl-C or SIGTERM cancels the
+running phases; a bug in wfrun itself is recorded. In every case the `finally` below
+stops every started resource (newest first, each stop isolated), while further
+interrupts are deferred so a second Ctrl-C cannot abandon the remaining stops, and the
+run record is finished.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from wfrun import constants as C
+from wfrun.engine import events as ev
+from wfrun.engine.journal import Journal
+from wfrun.engine.pool import ResourcePool
+from wfrun.engine.records import RecordSink, new_run_dir, now_iso
+from wfrun.engine.scheduler import Scheduler
+from wfrun.engine.turns import FAILED_STATES, TurnRunner
+from wfrun.planner import Plan, plan_workflow
+from wfrun.registry import Registry, default_registry, with_plugins
+from wfrun.spec.model import Workflow
+
+EXIT_CODES = {"succeeded": 0, "failed": 1, "error": 3, "interrupted": 130}
+CANCEL_GRACE = 10.0
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What `wfrun.run` returns: the verdict and where the record is."""
+
+    run_id: str
+    run_dir: Path
+    status: str
+    exit_code: int
+    phases: Mapping[str, Mapping[str, Any]]
+    seconds: float
+    reason: str = ""
+
+
+def run_workflow(
+    workflow: Workflow,
+    *,
+    plan: Plan | None = None,
+    registry: Registry | None = None,
+    runs_dir: Path | None = None,
+    max_parallel: int = C.DEFAULT_MAX_PARALLEL,
+    sinks: Sequence[ev.EventSink] = (),
+    environ: Mapping[str, str] | None = None,
+) -> RunSummary:
+    """Run every phase per the plan; returns the summary (raises only for wfrun bugs)."""
+    plan = plan or plan_workflow(workflow)
+    registry = with_plugins(registry or default_registry(), workflow.plugins, workflow.base_dir)
+    environ = dict(os.environ if environ is None else environ)
+    run_id, run_dir = new_run_dir(runs_dir or Path(C.RUNS_DIR), workflow.name)
+    header = {
+        "id": run_id,
+        "workflow": workflow.name,
+        "file": str(workflow.file),
+        "execution": workflow.execution,
+        "params": dict(workflow.params),
+        "started_at": now_iso(),
+        "max_parallel": max_parallel,
+        "pid": os.getpid(),
+    }
+    record = RecordSink(run_dir, header=header)
+    emitter = ev.Emitter([record, *sinks], strict=[record])
+    journal = Journal(run_dir)
+    pool = ResourcePool(
+        workflow, registry, run_dir=run_dir, environ=environ, emitter=emitter, journal=journal
+    )
+    runner = TurnRunner(workflow, registry, pool, emitter, {}, run_dir, environ)
+    scheduler = Scheduler(workflow, plan, runner, max_parallel=max_parallel, environ=environ)
+    emitter.emit(
+        ev.RunStarted,
+        run_id=run_id,
+        workflow=workflow.name,
+        file=str(workflow.file),
+        run_dir=str(run_dir),
+        execution=workflow.execution,
+        phases=list(plan.order),
+        max_parallel=scheduler.max_parallel,
+        started_at=header["started_at"],
+    )
+    status, reason = "succeeded", ""
+    crash: BaseException | None = None
+    try:
+        with _interrupts_raise():
+            scheduler.run()
+    except KeyboardInterrupt:
+        status, reason = "interrupted", "interrupted (Ctrl-C or SIGTERM)"
+        emitter.emit(ev.Notice, message="interrupted: cancelling running phases", level="warning")
+        with _interrupts_deferred(emitter):
+            scheduler.cancel_running("the run was interrupted")
+            scheduler.drain(CANCEL_GRACE)
+    except Exception as exc:  # noqa: BLE001 - a bug in wfrun: tear down, then re-raise
+        status, reason, crash = "error", f"internal error: {type(exc).__name__}: {exc}", exc
+        scheduler.cancel_running("internal error")
+        scheduler.drain(CANCEL_GRACE)
+    finally:
+        with _interrupts_deferred(emitter):
+            _finish(scheduler, pool, emitter, status, reason)
+    summary = _summary(run_id, run_dir, record, emitter)
+    if crash is not None:
+        raise crash
+    return summary
+
+
+def _finish(
+    scheduler: Scheduler, pool: ResourcePool, emitter: ev.Emitter, status: str, reason: str
+) -> None:
+    """Stop everything, mark what never ran, write the verdict. Runs exactly once."""
+    for run in scheduler.not_run():
+        run.status = "skipped"
+        run.reason = "the run stopped before it" if status != "succeeded" else "never ready"
+        emitter.emit(ev.PhaseSkipped, phase=run.name, reason=run.reason)
+    scheduler.stop_workers()
+    pool.stop_all()
+    failed = [r.name for r in scheduler.runs.values() if r.status in FAILED_STATES]
+    if status == "succeeded" and failed:
+        status = "failed"
+        reason = f"phase{'s' if len(failed) > 1 else ''} failed: {', '.join(failed)}"
+    if pool.stop_errors and not reason:
+        reason = "some resources failed to stop: " + "; ".join(pool.stop_errors)
+    emitter.emit(
+        ev.RunFinished,
+        status=status,
+        exit_code=EXIT_CODES[status],
+        seconds=emitter.now(),
+        failed=failed,
+        reason=reason,
+    )
+    emitter.close()
+
+
+def _summary(run_id: str, run_dir: Path, record: RecordSink, emitter: ev.Emitter) -> RunSummary:
+    data = record.summary
+    return RunSummary(
+        run_id=run_id,
+        run_dir=run_dir,
+        status=data["status"],
+        exit_code=data["exit_code"],
+        phases=data["phases"],
+        seconds=data.get("seconds", emitter.now()),
+        reason=data.get("reason", ""),
+    )
+
+
+def _in_main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def _interrupts_raise() -> Iterator[None]:
+    """SIGTERM behaves like Ctrl-C: a KeyboardInterrupt in the main thread."""
+    if not _in_main_thread():
+        yield
+        return
+
+    def raise_interrupt(signum: int, frame: FrameType | None) -> None:
+        del signum, frame
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _interrupts_deferred(emitter: ev.Emitter) -> Iterator[None]:
+    """While tearing down, Ctrl-C and SIGTERM are noted, never obeyed mid-stop."""
+    if not _in_main_thread():
+        yield
+        return
+
+    def note(signum: int, frame: FrameType | None) -> None:
+        del frame
+        name = signal.Signals(signum).name
+        emitter.emit(ev.Notice, message=f"{name}: still stopping resources", level="warning")
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,344 @@
+"""The scheduler: one loop for sequential and graph runs (sequential is one worker).
+
+The main thread owns all decisions and the ledger; worker threads only run phases.
+A phase becomes *resolved-ready* when every need has finished or been skipped; then
+its `if:` (and the implicit "upstream succeeded" rule) decides run or skip. A skip
+cascades to dependents in the same pass (nox's `schedule_ready`): each event costs
+O(its dependents + its resource set), never a scan of every phase.
+
+The implicit rule, as in GitHub Actions: a phase runs only if its needs succeeded (in
+a sequential run: no earlier phase failed) AND its `if:` holds — unless the `if:` reads
+a `failed`, `skipped` or `status` field, in which case the `if:` alone decides.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from wfrun.engine import events as ev
+from wfrun.engine.turns import FAILED_STATES, PhaseRun, TurnRunner, elapsed
+from wfrun.planner import Ledger, Plan
+from wfrun.spec import expr
+from wfrun.spec.model import Phase, Workflow
+
+TIMEOUT_GRACE = 5.0  # seconds a cancelled phase gets to return before it is abandoned
+_FAILURE_FIELDS = frozenset({"failed", "skipped", "status"})
+
+
+class Scheduler:
+    """Runs every phase of a plan to a final state, releasing resources per the ledger."""
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        plan: Plan,
+        runner: TurnRunner,
+        *,
+        max_parallel: int,
+        environ: Mapping[str, str],
+    ) -> None:
+        self.workflow = workflow
+        self.plan = plan
+        self.runner = runner
+        self.pool = runner.pool
+        self.emit = runner.emitter.emit
+        self.environ = environ
+        self.sequential = workflow.execution == "sequential"
+        self.max_parallel = 1 if self.sequential else max(1, max_parallel)
+        self.ledger = Ledger(plan)
+        self.runs: dict[str, PhaseRun] = {}
+        self.results = self.runs  # read by workers for `${phases...}`
+        runner.results = self.runs
+        self.running: dict[str, PhaseRun] = {}
+        self.ready: deque[PhaseRun] = deque()  # needs resolved, not yet decided
+        self.runnable: deque[PhaseRun] = deque()  # decided to run, waiting for a slot
+        self.sequence: deque[PhaseRun] = deque()
+        self.failed_any = False
+        self.last_output: Any = None
+        self._done: queue.SimpleQueue[PhaseRun] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[PhaseRun | None] = queue.SimpleQueue()
+        self._workers: list[threading.Thread] = []
+        self._spawn_ids = itertools.count(1)
+        self._build_runs()
+
+    # -- setup -------------------------------------------------------------------------
+
+    def _build_runs(self) -> None:
+        for step in self.plan.steps:
+            phase = self.workflow.phases[step.phase]
+            run = PhaseRun(
+                name=step.phase,
+                spec=phase,
+                needs=() if self.sequential else phase.needs,
+                resources=step.resources,
+                params=self.workflow.params,
+            )
+            self.runs[run.name] = run
+        for run in self.runs.values():
+            run.waiting_on = len(run.needs)
+            for need in run.needs:
+                self.runs[need].dependents.append(run.name)
+        if self.sequential:
+            self.sequence.extend(self.runs.values())
+        else:
+            self.ready.extend(run for run in self.runs.values() if not run.needs)
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Until every phase is final. KeyboardInterrupt propagates (the runner tears down)."""
+        while True:
+            self._dispatch()
+            if not self.running:
+                break
+            self._wait()
+
+    def _dispatch(self) -> None:
+        """Decide every newly ready phase once; start decided ones while slots are free."""
+        if self.sequential:
+            while not self.running and self.sequence:
+                run = self.sequence.popleft()
+                go, reason = self._decide(run)
+                self._start(run) if go else self._skip(run, reason)
+            return
+        while self.ready:  # skips may make more phases ready: loop until none is
+            run = self.ready.popleft()
+            go, reason = self._decide(run)
+            if go:
+                self.runnable.append(run)
+            else:
+                self._skip(run, reason)
+        while self.runnable and len(self.running) < self.max_parallel:
+            self._start(self.runnable.popleft())
+
+    def _wait(self) -> None:
+        timeout = self._next_timeout()
+        try:
+            run = self._done.get(timeout=timeout)
+        except queue.Empty:
+            self._expire()
+            return
+        self._complete(run)
+        while True:  # drain whatever else finished meanwhile: fewer wake-ups
+            try:
+                run = self._done.get_nowait()
+            except queue.Empty:
+                return
+            self._complete(run)
+
+    def _next_timeout(self) -> float:
+        deadlines = [r.deadline for r in self.running.values() if r.deadline is not None]
+        if not deadlines:
+            return 0.5
+        return max(0.0, min(deadlines) - time.monotonic())
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for run in list(self.running.values()):
+            if run.deadline is None or now < run.deadline:
+                continue
+            if not run.cancelled.is_set():
+                run.cancel(f"timed out after {run.spec.timeout:g}s")
+                run.deadline = now + TIMEOUT_GRACE
+            else:  # it ignored the cancel: give up on it, the thread is a daemon
+                run.status, run.success = "timeout", False
+                run.reason = f"{run.cancel_reason}; the agent did not stop and was abandoned"
+                self._complete(run)
+
+    # -- decisions ---------------------------------------------------------------------
+
+    def _decide(self, run: PhaseRun) -> tuple[bool, str]:
+        if self.sequential:
+            upstream_ok, why = not self.failed_any, "an earlier phase failed"
+        else:
+            bad = [n for n in run.needs if self.runs[n].status != "succeeded"]
+            upstream_ok = not bad
+            why = "needs did not succeed: " + ", ".join(f"{n} ({self.runs[n].status})" for n in bad)
+        condition = run.spec.condition
+        if condition is None:
+            return upstream_ok, why
+        try:
+            holds = bool(expr.evaluate(condition, self._lookup))
+        except expr.ExpressionError as exc:
+            return False, f"if: {run.spec.condition_text} could not be evaluated: {exc}"
+        explicit = any(
+            name.parts[0] == "phases" and name.parts[-1] in _FAILURE_FIELDS
+            for name in expr.names(condition)
+        )
+        if not holds:
+            return False, f"if: {run.spec.condition_text} is false"
+        if not explicit and not upstream_ok:
+            return False, why
+        return True, ""
+
+    def _lookup(self, parts: tuple[str, ...]) -> Any:
+        head = parts[0]
+        if head == "phases":
+            return self.runs[parts[1]].field_value(parts[2])
+        if head == "params":
+            value: Any = self.workflow.params
+            for part in parts[1:]:
+                value = value[part]
+            return value
+        return self.environ.get(parts[1])
+
+    # -- transitions -------------------------------------------------------------------
+
+    def _start(self, run: PhaseRun) -> None:
+        run.status = "running"
+        run.started = time.monotonic()
+        run.previous = self._previous(run)
+        if run.spec.timeout is not None:
+            run.deadline = run.started + run.spec.timeout
+        self.running[run.name] = run
+        self.emit(
+            ev.PhaseStarted,
+            phase=run.name,
+            agents=run.spec.agents,
+            max_iterations=run.spec.max_iterations,
+            spawned_by=run.spawned_by,
+        )
+        if len(self._workers) < self.max_parallel:
+            self._add_worker()
+        self._jobs.put(run)
+
+    def _previous(self, run: PhaseRun) -> Any:
+        if self.sequential or run.spawned_by:
+            return self.runs[run.spawned_by].output if run.spawned_by else self.last_output
+        if not run.needs:
+            return None
+        if len(run.needs) == 1:
+            return self.runs[run.needs[0]].output
+        return {need: self.runs[need].output for need in run.needs}
+
+    def _add_worker(self) -> None:
+        def work() -> None:
+            while (job := self._jobs.get()) is not None:
+                self.runner.run(job)
+                self._done.put(job)
+
+        thread = threading.Thread(target=work, name=f"wfrun-worker-{len(self._workers)}")
+        thread.daemon = True  # an agent that ignores cancellation must not hang exit
+        thread.start()
+        self._workers.append(thread)
+
+    def _complete(self, run: PhaseRun) -> None:
+        if self.running.pop(run.name, None) is None:
+            return  # an abandoned phase reporting late
+        if run.cancelled.is_set() and run.cancel_reason.startswith("timed out"):
+            run.status, run.success = "timeout", False
+            run.reason = run.reason if "abandoned" in run.reason else run.cancel_reason
+        if run.status in FAILED_STATES:
+            self.failed_any = True
+        self.last_output = run.output
+        self.emit(
+            ev.PhaseFinished,
+            phase=run.name,
+            status=run.status,
+            success=run.success,
+            iterations=run.iterations,
+            seconds=elapsed(run.started),
+            output=run.output,
+            reason=run.reason,
+        )
+        spawned = self._spawn(run)
+        self.pool.release(self.ledger.finished(run.name).resources)
+        self._resolve_dependents(run)
+        if self.sequential:
+            self.sequence.extendleft(reversed(spawned))
+        else:
+            self.ready.extend(spawned)
+
+    def _spawn(self, run: PhaseRun) -> list[PhaseRun]:
+        made: list[PhaseRun] = []
+        for request in run.spawns:
+            template: Phase = self.workflow.templates[request.template]
+            name = f"{request.template}-{next(self._spawn_ids)}"
+            reacquire = self.ledger.spawned(request.template, name, run.name)
+            params = {**self.workflow.params, **template.params, **request.params}
+            child = PhaseRun(
+                name=name,
+                spec=template,
+                needs=(run.name,),
+                resources=self.plan.templates[request.template].resources,
+                params=params,
+                spawned_by=run.name,
+                template=request.template,
+            )
+            self.runs[name] = child
+            self.emit(
+                ev.PhaseSpawned,
+                phase=name,
+                template=request.template,
+                spawner=run.name,
+                params=dict(request.params),
+                reacquire=reacquire.resources,
+            )
+            made.append(child)
+        return made
+
+    def _skip(self, run: PhaseRun, reason: str) -> None:
+        """Skip `run`; its dependents become ready and are decided in the same pass."""
+        run.status, run.reason = "skipped", reason
+        self.emit(ev.PhaseSkipped, phase=run.name, reason=reason)
+        self.pool.release(self.ledger.skipped(run.name).resources)
+        self._resolve_dependents(run)
+
+    def _resolve_dependents(self, run: PhaseRun) -> None:
+        for name in run.dependents:
+            dependent = self.runs[name]
+            dependent.waiting_on -= 1
+            if dependent.waiting_on == 0:
+                self.ready.append(dependent)
+
+    # -- stopping ----------------------------------------------------------------------
+
+    def cancel_running(self, reason: str) -> None:
+        for run in self.running.values():
+            run.cancel(reason)
+
+    def drain(self, grace: float) -> None:
+        """Wait (bounded) for cancelled phases to return, recording how they ended."""
+        deadline = time.monotonic() + grace
+        while self.running and time.monotonic() < deadline:
+            try:
+                run = self._done.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            self.running.pop(run.name, None)
+            self.emit(
+                ev.PhaseFinished,
+                phase=run.name,
+                status=run.status,
+                success=False,
+                iterations=run.iterations,
+                seconds=elapsed(run.started),
+                output=run.output,
+                reason=run.reason,
+            )
+        for run in self.running.values():
+            run.status, run.reason = "cancelled", "abandoned: it did not stop in time"
+            self.emit(
+                ev.PhaseFinished,
+                phase=run.name,
+                status="cancelled",
+                success=False,
+                iterations=run.iterations,
+                seconds=elapsed(run.started),
+                reason=run.reason,
+            )
+        self.running.clear()
+
+    def not_run(self) -> list[PhaseRun]:
+        """Phases that never got to run because the run was stopped."""
+        return [run for run in self.runs.values() if run.status == "pending"]
+
+    def stop_workers(self) -> None:
+        for _ in self._workers:
+            self._jobs.put(None)
