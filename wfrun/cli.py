@@ -11,13 +11,19 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from wfrun import constants as C
+from wfrun.engine.history import find_run
+from wfrun.engine.journal import cleanup_run, runs_needing_cleanup
+from wfrun.engine.runner import run_workflow
 from wfrun.errors import UsageError
+from wfrun.planner import plan_workflow
 from wfrun.registry import default_registry
-from wfrun.spec import inspect_workflow
+from wfrun.spec import inspect_workflow, load_workflow
 from wfrun.spec.schema import workflow_schema
 from wfrun.ui import diagnostics as diagnostics_view
-from wfrun.ui import types_view
-from wfrun.ui.exits import INVALID, OK, ExitCode, exit_codes
+from wfrun.ui import run_view, types_view
+from wfrun.ui.exits import FAILED, INVALID, OK, ExitCode, exit_codes
+from wfrun.ui.progress import progress_sinks
 from wfrun.ui.terminal import Terminal
 
 app = typer.Typer(
@@ -138,6 +144,79 @@ def list_types(
     """List the resource and agent types (built-in and plugins) with their settings."""
     types_view.render(terminal.out, default_registry(), name)
     return OK
+
+
+RunsDirOption = Annotated[
+    Path,
+    typer.Option("--runs-dir", help="Where run records live.", envvar="WFRUN_RUNS_DIR"),
+]
+
+
+@app.command()
+@_handled
+def run(
+    terminal: Terminal,
+    file: Annotated[Path, typer.Argument(help="The workflow file.", show_default=False)],
+    params: ParamsOption = None,
+    max_parallel: Annotated[
+        int, typer.Option("--max-parallel", "-j", min=1, help="Phases at once (graph).")
+    ] = C.DEFAULT_MAX_PARALLEL,
+    json_lines: Annotated[bool, typer.Option("--json", help="Events as JSON lines.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only problems.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan; run nothing.")
+    ] = False,
+    runs_dir: RunsDirOption = Path(C.RUNS_DIR),
+) -> int:
+    """Run a workflow with live progress; the record goes to .wfrun/runs/<id>/."""
+    workflow = load_workflow(file, params=parse_params(params))
+    plan = plan_workflow(workflow)
+    if dry_run:
+        from wfrun.ui import plan_view  # noqa: PLC0415 - wired properly with `wfrun plan`
+
+        plan_view.render_plan(plan, terminal.out)
+        return OK
+    sinks = progress_sinks(terminal.out, json_lines=json_lines, quiet=quiet)
+    summary = run_workflow(
+        workflow, plan=plan, runs_dir=runs_dir, max_parallel=max_parallel, sinks=sinks
+    )
+    return summary.exit_code
+
+
+@app.command()
+@_handled
+def runs(terminal: Terminal, runs_dir: RunsDirOption = Path(C.RUNS_DIR)) -> int:
+    """List past runs."""
+    run_view.render_runs(terminal.out, runs_dir)
+    return OK
+
+
+@app.command()
+@_handled
+def show(
+    terminal: Terminal,
+    run_id: Annotated[str | None, typer.Argument(help="Run id or prefix (default: last).")] = None,
+    runs_dir: RunsDirOption = Path(C.RUNS_DIR),
+) -> int:
+    """Summarise one run: phases, resources, what went wrong."""
+    run_view.render_run(terminal.out, find_run(runs_dir, run_id))
+    return OK
+
+
+@app.command()
+@_handled
+def cleanup(
+    terminal: Terminal,
+    run_id: Annotated[
+        str | None, typer.Argument(help="Run id or prefix (default: every run that needs it).")
+    ] = None,
+    runs_dir: RunsDirOption = Path(C.RUNS_DIR),
+) -> int:
+    """Stop what a killed run left behind (processes, temp dirs, containers)."""
+    targets = [find_run(runs_dir, run_id)] if run_id else runs_needing_cleanup(runs_dir)
+    results = [cleanup_run(target, default_registry()) for target in targets]
+    run_view.render_cleanup(terminal.out, results)
+    return FAILED if any(result.errors for result in results) else OK
 
 
 def main(argv: list[str] | None = None) -> int:

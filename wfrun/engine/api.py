@@ -27,9 +27,11 @@ class LiveResource(Protocol):
     """A started thing: the engine calls `start` once, then `stop` once (even on failure)."""
 
     # Make it usable (block until ready) and return its `${resources.r.attr}` values.
+    # Waits should end early once ctx.cancelled is set (the run is being torn down).
     def start(self) -> Mapping[str, Any]: ...
 
-    # Release everything `start` made; must not raise for a half-started resource.
+    # Release everything `start` made; must not raise for a half-started resource, and
+    # may be called while `start` is still running in another thread (teardown).
     def stop(self) -> None: ...
 
     # JSON facts that let `cleanup` undo `start` after a hard kill (pids, paths, ids).
@@ -46,6 +48,7 @@ class ResourceContext:
     environ: Mapping[str, str]
     log: Log = print
     journal_changed: Callable[[], None] = lambda: None  # call when journal() changes
+    cancelled: threading.Event = field(default_factory=threading.Event)  # the run is stopping
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from wfrun.engine.records import JOURNAL_FILE, RUN_FILE, now_iso, read_json, write_json
-from wfrun.registry import Registry
+from wfrun.registry import Registry, with_plugins
 
 
 class Journal:
@@ -50,6 +50,11 @@ def cleanup_run(run_dir: Path, registry: Registry) -> CleanupResult:
     """Stop everything a run's journal still lists, newest first; mark it in the record."""
     journal_path = run_dir / JOURNAL_FILE
     live: dict[str, Any] = read_json(journal_path).get("live", {}) if journal_path.exists() else {}
+    run_file = run_dir / RUN_FILE
+    summary = read_json(run_file) if run_file.exists() else {}
+    if summary.get("plugins"):  # the run's own plugin types know how to clean up after it
+        base_dir = Path(summary.get("file", ".")).parent
+        registry = with_plugins(registry, summary["plugins"], base_dir)
     actions: list[str] = []
     errors: list[str] = []
     failed: set[str] = set()
@@ -66,9 +71,7 @@ def cleanup_run(run_dir: Path, registry: Registry) -> CleanupResult:
             failed.add(name)
     remaining = {name: live[name] for name in live if name in failed}
     write_json(journal_path, {"live": remaining})
-    run_file = run_dir / RUN_FILE
-    if run_file.exists():
-        summary = read_json(run_file)
+    if summary:
         if summary.get("status") == "running":
             summary["status"] = "killed"
             summary["reason"] = "the runner was killed; `wfrun cleanup` stopped what it left"

@@ -25,6 +25,8 @@ from wfrun.errors import ResourceStartError
 from wfrun.registry import Registry
 from wfrun.spec.model import Workflow
 
+START_GRACE = 10.0  # seconds teardown waits for starts in flight to notice the cancel
+
 
 @dataclass
 class _Slot:
@@ -56,6 +58,8 @@ class ResourcePool:
         self._slots = {name: _Slot() for name in workflow.resources}
         self._order: list[str] = []  # live resources in start order
         self._order_lock = threading.Lock()
+        self._cancel = threading.Event()  # teardown began: starts in flight should give up
+        self._starting: dict[str, LiveResource] = {}
         self.stop_errors: list[str] = []
 
     def acquire(self, names: Sequence[str], *, phase: str) -> None:
@@ -80,12 +84,28 @@ class ResourcePool:
         for name in names:
             self._stop(name)
 
-    def stop_all(self) -> None:
-        """Teardown: stop everything still live, newest first."""
+    def stop_all(self, grace: float = START_GRACE) -> None:
+        """Teardown: cut short starts in flight, then stop everything live, newest first.
+
+        A start still running after `grace` seconds is stopped from here, concurrently
+        (the LiveResource contract allows it); its journal entry stays if that fails.
+        """
+        self.cancel()
+        deadline = time.monotonic() + grace
+        while self._starting and time.monotonic() < deadline:
+            time.sleep(0.01)
         with self._order_lock:
-            live = list(reversed(self._order))
-        for name in live:
+            stuck = list(self._starting.items())
+        for name, live in stuck:
+            self._stop_quietly(name, live)
+        with self._order_lock:
+            live_names = list(reversed(self._order))
+        for name in live_names:
             self._stop(name)
+
+    def cancel(self) -> None:
+        """Tell starts in flight to give up (the run is being torn down)."""
+        self._cancel.set()
 
     @property
     def live_names(self) -> list[str]:
@@ -112,24 +132,33 @@ class ResourcePool:
                 environ=self._environ,
                 log=lambda line: None,
                 journal_changed=lambda: self._note(name, resource.type, holder),
+                cancelled=self._cancel,
             )
             holder.append(spec.factory(config, context))
             self._note(name, resource.type, holder)
+            with self._order_lock:
+                self._starting[name] = holder[0]
             attributes = dict(holder[0].start())
             self._note(name, resource.type, holder)
+            if self._cancel.is_set():
+                msg = "the run is stopping"
+                raise RuntimeError(msg)
         except BaseException as exc:
             reason = _reason(exc)
             slot.failure = reason
-            if holder:
-                self._stop_quietly(name, holder[0])
-            self._journal.forget(name)
+            if not (holder and self._stop_quietly(name, holder[0])):
+                self._journal.forget(name)  # a failed stop stays listed for `wfrun cleanup`
             emit(ev.ResourceFailed, resource=name, error=reason)
             if isinstance(exc, Exception):
                 raise ResourceStartError(resource=name, reason=reason) from exc
             raise
-        slot.live, slot.attributes = holder[0], attributes
-        with self._order_lock:
-            self._order.append(name)
+        else:
+            with self._order_lock:
+                slot.live, slot.attributes = holder[0], attributes
+                self._order.append(name)
+        finally:  # only now may teardown treat it as settled: live, or cleaned up
+            with self._order_lock:
+                self._starting.pop(name, None)
         seconds = round(time.monotonic() - began, 6)
         emit(ev.ResourceStarted, resource=name, seconds=seconds, attributes=attributes)
 

@@ -68,6 +68,7 @@ def run_workflow(
         "file": str(workflow.file),
         "execution": workflow.execution,
         "params": dict(workflow.params),
+        "plugins": list(workflow.plugins),
         "started_at": now_iso(),
         "max_parallel": max_parallel,
         "pid": os.getpid(),
@@ -100,10 +101,12 @@ def run_workflow(
         status, reason = "interrupted", "interrupted (Ctrl-C or SIGTERM)"
         emitter.emit(ev.Notice, message="interrupted: cancelling running phases", level="warning")
         with _interrupts_deferred(emitter):
+            pool.cancel()
             scheduler.cancel_running("the run was interrupted")
             scheduler.drain(CANCEL_GRACE)
     except Exception as exc:  # noqa: BLE001 - a bug in wfrun: tear down, then re-raise
         status, reason, crash = "error", f"internal error: {type(exc).__name__}: {exc}", exc
+        pool.cancel()
         scheduler.cancel_running("internal error")
         scheduler.drain(CANCEL_GRACE)
     finally:
@@ -129,8 +132,10 @@ def _finish(
     if status == "succeeded" and failed:
         status = "failed"
         reason = f"phase{'s' if len(failed) > 1 else ''} failed: {', '.join(failed)}"
-    if pool.stop_errors and not reason:
-        reason = "some resources failed to stop: " + "; ".join(pool.stop_errors)
+    if pool.stop_errors:  # something may be left behind: never call that a success
+        status = "failed" if status == "succeeded" else status
+        stops = "some resources failed to stop: " + "; ".join(pool.stop_errors)
+        reason = f"{reason}; {stops}" if reason else stops
     emitter.emit(
         ev.RunFinished,
         status=status,

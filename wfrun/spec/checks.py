@@ -279,8 +279,6 @@ class _Checker:
             where = self.source.within(ref.path, ref.offset)
             section, owner = ref.path[0], ref.path[1] if len(ref.path) > 1 else ""
             in_with = len(ref.path) > 2 and ref.path[2] == "with"
-            if ref.namespace == "params":
-                continue  # a template's own param, filled in at spawn time
             if not in_with or section not in ("resources", "agents"):
                 message = f"{ref.text} can only be used inside a resource's or agent's `with:`"
                 self._add(where, message, "it is resolved when the resource or agent starts")

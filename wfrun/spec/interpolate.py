@@ -19,7 +19,6 @@ from wfrun.spec.source import PathKey
 PLACEHOLDER = re.compile(r"\$\$\{|\$\{([^{}]*)\}")
 _REFERENCE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)+)\s*$")
 LOAD_TIME = ("params", "env")
-DEFER: Any = object()  # returned by a resolver to leave a load-time name for spawn time
 RUN_TIME = ("resources", "phases")
 
 
@@ -75,8 +74,7 @@ def parse_reference(inner: str, offset: int, path: PathKey) -> Reference:
 class Interpolator:
     """Substitutes load-time placeholders through a data tree, collecting problems.
 
-    `resolve` turns a load-time Reference into a value, returns DEFER to leave it in
-    place (a template's own params), or raises PlaceholderError.
+    `resolve` turns a load-time Reference into a value or raises PlaceholderError.
     """
 
     resolve: Callable[[Reference], Any]
@@ -115,10 +113,6 @@ class Interpolator:
                     pieces.append(match.group())
                     continue
                 resolved = self.resolve(ref)
-                if resolved is DEFER:
-                    self.references.append(ref)
-                    pieces.append(match.group())
-                    continue
             except PlaceholderError as exc:
                 self.errors.append((path, exc))
                 pieces.append(match.group())

@@ -20,13 +20,7 @@ from wfrun.registry import PluginError, Registry, default_registry, with_plugins
 from wfrun.spec import checks
 from wfrun.spec.document import AgentDoc, PhaseDoc, ResourceDoc, TemplateDoc, WorkflowDoc
 from wfrun.spec.expr import parse as parse_expression
-from wfrun.spec.interpolate import (
-    DEFER,
-    Interpolator,
-    PlaceholderError,
-    Reference,
-    resolve_in,
-)
+from wfrun.spec.interpolate import Interpolator, PlaceholderError, Reference, resolve_in
 from wfrun.spec.locate import diagnostics_from, suggest
 from wfrun.spec.model import Agent, Phase, Resource, Workflow
 from wfrun.spec.source import PathKey, Source, parse_yaml
@@ -130,9 +124,10 @@ class _Loading:
         params = self._params(raw.get("params"), overrides)
         interpolator = Interpolator(lambda ref: self._resolve(ref, params, raw))
         rendered = {
-            key: (params if key == "params" else interpolator.render(value, (key,)))
-            for key, value in raw.items()
+            key: interpolator.render(value, (key,)) for key, value in raw.items() if key != "params"
         }
+        if "params" in raw:
+            rendered["params"] = params if isinstance(raw["params"], dict) else raw["params"]
         for path, error in interpolator.errors:
             self._placeholder_error(path, error)
         try:
@@ -197,11 +192,14 @@ class _Loading:
         if ref.path[:1] == ("params",):
             message = f"{ref.text}: params cannot refer to other params"
             raise PlaceholderError(message, offset=ref.offset, hint="write the value itself")
-        if ref.path[:1] == ("templates",) and len(ref.path) > 1:
-            template = raw.get("templates", {}).get(ref.path[1])
+        if ref.path[:1] == ("templates",) and len(ref.path) > 2 and ref.path[2] != "params":
+            # A template's fields see its own params' defaults over the workflow's;
+            # values given at spawn time reach its agents through ctx.params.
+            templates = raw.get("templates")
+            template = templates.get(ref.path[1]) if isinstance(templates, dict) else None
             own = template.get("params") if isinstance(template, dict) else None
-            if isinstance(own, dict) and ref.parts[0] in own:
-                return DEFER  # filled in when the template is spawned
+            if isinstance(own, dict):
+                return resolve_in({**params, **own}, ref, kind="param")
         return resolve_in(params, ref, kind="param")
 
     def _placeholder_error(self, path: PathKey, error: PlaceholderError) -> None:

@@ -43,7 +43,7 @@ def diagnostics_from(
     """
     data = _data_at(source.data, prefix)
     found: list[Diagnostic] = []
-    for error in _without_losing_branches(exc.errors(include_url=False)):
+    for error in _without_losing_branches(exc.errors(include_url=False), data):
         path, at_key = _follow(data, error["loc"])
         full = (*prefix, *path)
         if ignore(full):
@@ -54,28 +54,43 @@ def diagnostics_from(
     return found
 
 
-def _without_losing_branches(errors: list[Any]) -> list[Any]:
+def _without_losing_branches(errors: list[Any], data: Any) -> list[Any]:
     """Drop "wrong type" errors of union members when another member got further.
 
     For `run: list[str] | str` given a list with a bad item, pydantic reports both
-    "not a string" (the str member) and the item's error (the list member); only the
-    second helps.
+    "not a string" (the str member, loc ends in the tag 'str') and the item's error (the
+    list member); only the second helps. A loc part that is a real key in the data is
+    never a union tag, so real errors are never dropped.
     """
+
+    def is_tag(loc: tuple[Any, ...], i: int) -> bool:
+        node = _data_at_loc(data, loc[:i])
+        part = loc[i]
+        if isinstance(node, dict):
+            return part not in node
+        return isinstance(node, list) and not isinstance(part, int)
+
     kept = []
     for error in errors:
-        loc = error["loc"]
-        if error["type"].endswith("_type") and loc:
+        loc = tuple(error["loc"])
+        if error["type"].endswith("_type") and loc and is_tag(loc, len(loc) - 1):
             stem, tag = loc[:-1], loc[-1]
             deeper = any(
                 len(other["loc"]) > len(loc)
-                and other["loc"][: len(stem)] == stem
+                and tuple(other["loc"][: len(stem)]) == stem
                 and other["loc"][len(stem)] != tag
+                and is_tag(tuple(other["loc"]), len(stem))
                 for other in errors
             )
             if deeper:
                 continue
         kept.append(error)
     return kept
+
+
+def _data_at_loc(data: Any, loc: tuple[Any, ...]) -> Any:
+    """Follow the parts of `loc` that exist in the data (skipping union tags)."""
+    return _data_at(data, _follow(data, loc)[0])
 
 
 def _data_at(data: Any, path: PathKey) -> Any:

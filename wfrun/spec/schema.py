@@ -52,6 +52,19 @@ def _typed_union(registry: Registry, kind: Kind, base: type[BaseModel]) -> Any:
     return Annotated[Union[tuple(variants)], Field(discriminator="type")]  # noqa: UP007
 
 
+def _close_name_maps(node: Any) -> None:
+    """`dict[Name, X]` becomes patternProperties, which lets other keys through unchecked:
+    close those maps so an editor flags `bad name:` as pydantic does."""
+    if isinstance(node, dict):
+        if "patternProperties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        for value in node.values():
+            _close_name_maps(value)
+    elif isinstance(node, list):
+        for value in node:
+            _close_name_maps(value)
+
+
 def workflow_schema(registry: Registry) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of a workflow file with these types."""
     resource = _typed_union(registry, "resource", ResourceDoc)
@@ -64,6 +77,7 @@ def workflow_schema(registry: Registry) -> dict[str, Any]:
         agents=(dict[Name, agent], Field(default_factory=dict)),  # type: ignore[valid-type]
     )
     schema = model.model_json_schema(by_alias=True, schema_generator=_PlaceholderFriendly)
+    _close_name_maps(schema)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,

@@ -36,6 +36,7 @@ class NodePos:
     key: Position | None = None
     quoted: bool = False
     single_line: bool = True
+    raw: str = ""  # the source text of a quoted scalar, to map escapes to columns
 
 
 @dataclass(frozen=True)
@@ -65,8 +66,28 @@ class Source:
         found = self.node(path)
         if not found.single_line or tuple(path) not in self.positions:
             return found.value
-        shift = offset + (1 if found.quoted else 0)
+        shift = _source_offset(found.raw, offset) + 1 if found.quoted else offset
         return Position(found.value.file, found.value.line, found.value.col + shift)
+
+
+def _source_offset(raw: str, offset: int) -> int:
+    """Index in `raw` (a quoted scalar without its quotes) of the value's character `offset`.
+
+    `"\t"` is two characters in the file and one in the value; `'it''s'` likewise.
+    """
+    double = raw.startswith('"')
+    inner = raw[1:-1]
+    widths = {"x": 4, "u": 6, "U": 10}
+    index = count = 0
+    while index < len(inner) and count < offset:
+        if double and inner[index] == "\\" and index + 1 < len(inner):
+            index += widths.get(inner[index + 1], 2)
+        elif not double and inner.startswith("''", index):
+            index += 2
+        else:
+            index += 1
+        count += 1
+    return index
 
 
 def _position(file: str, mark: yaml.Mark | None) -> Position:
@@ -75,13 +96,24 @@ def _position(file: str, mark: yaml.Mark | None) -> Position:
     return Position(file, mark.line + 1, mark.column + 1)
 
 
+def _reader_diagnostic(file: str, text: str, exc: yaml.reader.ReaderError) -> Diagnostic:
+    before = text[: exc.position]
+    where = Position(file, before.count("\n") + 1, exc.position - before.rfind("\n"))
+    msg = f"character {chr(exc.character)!r} is not allowed in YAML"
+    hint = 'remove it, or write it as an escape inside double quotes, e.g. "\\x1b"'
+    return Diagnostic(where, msg, hint)
+
+
 def parse_yaml(text: str, file: str) -> Source:
     """Parse one YAML document, or raise SpecError with every problem located."""
     size = len(text.encode("utf-8", errors="replace"))
     if size > C.MAX_FILE_BYTES:
         msg = f"file is {size:,} bytes, over the {C.MAX_FILE_BYTES:,}-byte limit"
         raise SpecError([Diagnostic(Position(file, 1, 1), msg, "split the workflow up")])
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # the reader rejects control characters right here
+    except yaml.reader.ReaderError as exc:
+        raise SpecError([_reader_diagnostic(file, text, exc)]) from exc
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
@@ -91,6 +123,8 @@ def parse_yaml(text: str, file: str) -> Source:
         if exc.context and exc.problem:
             msg = f"YAML syntax: {problem} ({exc.context})"
         raise SpecError([Diagnostic(_position(file, mark), msg)]) from exc
+    except yaml.reader.ReaderError as exc:
+        raise SpecError([_reader_diagnostic(file, text, exc)]) from exc
     except yaml.YAMLError as exc:
         raise SpecError([Diagnostic(Position(file, 1, 1), f"YAML: {exc}")]) from exc
     except RecursionError as exc:
@@ -100,7 +134,7 @@ def parse_yaml(text: str, file: str) -> Source:
         loader.dispose()
     if root is None:
         raise SpecError([Diagnostic(Position(file, 1, 1), "the file is empty")])
-    builder = _Builder(file, loader)
+    builder = _Builder(file, loader, text)
     data = builder.build(root, (), 0)
     if builder.diagnostics:
         raise SpecError(builder.diagnostics)
@@ -110,8 +144,9 @@ def parse_yaml(text: str, file: str) -> Source:
 class _Builder:
     """Turns a composed node tree into plain data, checking what PyYAML lets through."""
 
-    def __init__(self, file: str, loader: _Loader) -> None:
+    def __init__(self, file: str, loader: _Loader, text: str) -> None:
         self.file = file
+        self.text = text
         self.loader = loader
         self.positions: dict[PathKey, NodePos] = {}
         self.diagnostics: list[Diagnostic] = []
@@ -148,11 +183,13 @@ class _Builder:
             self._error(node, f"tag {node.tag!r} is not allowed", "wfrun reads plain YAML only")
             return None
         start, end = node.start_mark, node.end_mark
+        quoted = node.style in ("'", '"')
         self.positions[path] = NodePos(
             self.positions[path].value,
             self.positions[path].key,
-            quoted=node.style in ("'", '"'),
+            quoted=quoted,
             single_line=start.line == end.line and node.style not in ("|", ">"),
+            raw=self.text[start.index : end.index] if quoted else "",
         )
         try:
             return self.loader.construct_object(node, deep=True)

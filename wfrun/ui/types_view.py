@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import types
+import typing
 from typing import Any
 
-from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from rich.console import Console
 from rich.table import Table
@@ -55,10 +56,24 @@ def _key(name: str, info: FieldInfo) -> str:
 
 
 def _annotation(info: FieldInfo) -> str:
-    annotation: Any = info.annotation
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation.__name__
-    return str(annotation).replace("typing.", "").replace("NoneType", "None")
+    return _type_name(info.annotation)
+
+
+def _type_name(annotation: Any) -> str:
+    """`list[str] | None` as a person writes it: no Annotated metadata, no module paths."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin in (types.UnionType, typing.Union):
+        return " | ".join(_type_name(arg) for arg in args)
+    if origin is typing.Literal:
+        return " | ".join(repr(arg) for arg in args)
+    if origin is not None:
+        inner = ", ".join(_type_name(arg) for arg in args)
+        return f"{getattr(origin, '__name__', str(origin))}[{inner}]"
+    if annotation is type(None):
+        return "None"
+    return getattr(annotation, "__name__", str(annotation))
 
 
 def _default(info: FieldInfo) -> str:
