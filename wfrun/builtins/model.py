@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
+from wfrun.builtins.chat import ChatModel, ChatReply, Message
 from wfrun.builtins.config import Config
+from wfrun.builtins.errors import ModelError
+from wfrun.builtins.openai_api import OpenAIClient
+from wfrun.builtins.replay import ReplayScript
+from wfrun.engine.api import ResourceContext
 from wfrun.registry import TypeSpec
 
 
@@ -16,7 +22,7 @@ class ModelConfig(Config):
     provider: Literal["openai", "replay"] = Field(description="where answers come from")
     model: str = Field("", description="model name sent to the API")
     base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8000/v1")
-    api_key: str | None = Field(None, description="use ${env.NAME}; never logged")
+    api_key: SecretStr | None = Field(None, description="use ${env.NAME}; never logged")
     script: str | None = Field(None, description="replay: YAML or JSONL file of answers")
     temperature: float | None = Field(None, ge=0, le=2)
     max_tokens: int | None = Field(None, gt=0)
@@ -33,11 +39,59 @@ class ModelConfig(Config):
         return self
 
 
+class Model:
+    """The live client: `chat(messages, **options) -> ChatReply`. Usable once started."""
+
+    def __init__(self, config: ModelConfig, ctx: ResourceContext) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.client: ChatModel | None = None
+
+    def __repr__(self) -> str:
+        return f"Model({self.ctx.name!r}, client={self.client!r})"
+
+    def start(self) -> Mapping[str, Any]:
+        config = self.config
+        if config.provider == "replay":
+            self.client = ReplayScript(self.ctx.base_dir / (config.script or ""))
+        else:
+            defaults = {
+                key: value
+                for key, value in (
+                    ("temperature", config.temperature),
+                    ("max_tokens", config.max_tokens),
+                )
+                if value is not None
+            }
+            self.client = OpenAIClient(
+                base_url=config.base_url or "",
+                model=config.model,
+                api_key=config.api_key.get_secret_value() if config.api_key else None,
+                timeout=config.timeout,
+                defaults=defaults,
+            )
+        return {"provider": config.provider, "model": config.model, "base_url": config.base_url}
+
+    def stop(self) -> None:
+        self.client = None
+
+    def journal(self) -> Mapping[str, Any]:
+        return {}  # nothing outlives the run (and the key must never be written down)
+
+    def chat(self, messages: Sequence[Message], **options: Any) -> ChatReply:
+        """Ask for the next assistant message; options (e.g. temperature) go to the API."""
+        if self.client is None:
+            msg = f"model {self.ctx.name!r} is not started"
+            raise ModelError(msg)
+        return self.client.chat(messages, **options)
+
+
 TYPES = [
     TypeSpec(
         kind="resource",
         name="model",
         config=ModelConfig,
+        factory=Model,
         attributes=("provider", "model", "base_url"),
         doc="A chat model client: an OpenAI-compatible API, or replayed answers.",
     )

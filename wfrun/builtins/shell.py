@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+import re
+from typing import Any
 
+from pydantic import Field, field_validator, model_validator
+
+from wfrun.builtins import capture
 from wfrun.builtins.config import Argv, Config, Text
+from wfrun.engine.api import AgentContext, TurnContext, TurnResult
 from wfrun.registry import TypeSpec
+
+PREVIOUS_LIMIT = 16_000  # characters of WFRUN_PREVIOUS; the kernel caps one variable at 128 KiB
 
 
 class SuccessRule(Config):
     """What counts as success; both given means both must hold."""
 
     exit_code: int = Field(0, description="the exit code that means success")
-    stdout_matches: str | None = Field(None, description="a regex stdout must match")
+    stdout_matches: str | None = Field(None, description="a regex stdout must match (search)")
+
+    @field_validator("stdout_matches")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                msg = f"not a valid regular expression: {exc}"
+                raise ValueError(msg) from exc
+        return value
 
 
 class ShellConfig(Config):
@@ -20,12 +38,12 @@ class ShellConfig(Config):
 
     run: Argv | str = Field(description="argv list, or a string with shell: true")
     shell: bool = Field(False, description="run `run` through /bin/sh")
-    cwd: str | None = Field(None, description="working directory")
+    cwd: str | None = Field(None, description="working directory (default: workflow folder)")
     env: dict[str, Text] = Field(default_factory=dict, description="extra environment")
     timeout: float | None = Field(None, gt=0, description="seconds before the command is killed")
     success: SuccessRule = Field(default_factory=SuccessRule)
     until_success: bool = Field(False, description="keep taking turns until it succeeds")
-    max_output: int = Field(64_000, gt=0, description="characters of output kept")
+    max_output: int = Field(64_000, gt=0, description="characters of output kept (the tail)")
 
     @model_validator(mode="after")
     def _string_needs_shell(self) -> ShellConfig:
@@ -38,17 +56,93 @@ class ShellConfig(Config):
         return self
 
 
+class ShellAgent:
+    """Runs the command once per turn. `check` agents are done as soon as it succeeds."""
+
+    def __init__(self, config: ShellConfig, ctx: AgentContext, *, done_on_success: bool) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.cwd = ctx.base_dir / config.cwd if config.cwd else ctx.base_dir
+        self.done_on_success = done_on_success or config.until_success
+        self._pattern = re.compile(config.success.stdout_matches or "")
+
+    def act(self, ctx: TurnContext) -> TurnResult:
+        config = self.config
+        run = config.run
+        argv = ["/bin/sh", "-c", run] if isinstance(run, str) else list(run)
+        if isinstance(run, list) and config.shell:
+            argv = ["/bin/sh", "-c", " ".join(run)]
+        env = {
+            **self.ctx.environ,
+            **config.env,
+            "WFRUN_PHASE": ctx.phase,
+            "WFRUN_ITERATION": str(ctx.iteration),
+            "WFRUN_PREVIOUS": previous_text(ctx.previous),
+            "WFRUN_RUN_DIR": str(ctx.run_dir),
+        }
+        done = capture.run(
+            argv,
+            cwd=self.cwd,
+            env=env,
+            timeout=config.timeout,
+            cancelled=ctx.cancelled,
+            max_output=config.max_output,
+            split_stdout=config.success.stdout_matches is not None,
+        )
+        success = done.exit_code == config.success.exit_code and (
+            config.success.stdout_matches is None or bool(self._pattern.search(done.stdout or ""))
+        )
+        return TurnResult(
+            output=describe(done, max_output=config.max_output, timeout=config.timeout),
+            done=success if self.done_on_success else True,
+            success=success,
+            usage={"exit_code": done.exit_code, "seconds": done.duration_s},
+        )
+
+
+def previous_text(previous: Any) -> str:
+    """`previous` as an environment variable can hold it: text, the tail if too long."""
+    if previous is None:
+        return ""
+    text = previous if isinstance(previous, str) else str(previous)
+    return text[-PREVIOUS_LIMIT:] if len(text) > PREVIOUS_LIMIT else text
+
+
+def describe(done: capture.Captured, *, max_output: int, timeout: float | None) -> str:
+    """The turn's output: what the command printed (trailing newlines dropped, as `$(...)`
+    does), and a note when it was cut, timed out or cancelled."""
+    notes = []
+    if done.truncated:
+        notes.append(f"[output cut: only the last {max_output} characters are kept]")
+    text = done.output.rstrip("\n")
+    if done.timed_out:
+        text += f"\n[killed: no exit within the {timeout:g}s timeout]"
+    elif done.cancelled:
+        text += "\n[killed: the run was cancelled]"
+    return "\n".join([*notes, text]) if notes else text
+
+
+def _shell_agent(config: ShellConfig, ctx: AgentContext) -> ShellAgent:
+    return ShellAgent(config, ctx, done_on_success=False)
+
+
+def _check_agent(config: ShellConfig, ctx: AgentContext) -> ShellAgent:
+    return ShellAgent(config, ctx, done_on_success=True)
+
+
 TYPES = [
     TypeSpec(
         kind="agent",
         name="shell",
         config=ShellConfig,
+        factory=_shell_agent,
         doc="Runs a command each turn; success is its exit code (or a stdout regex).",
     ),
     TypeSpec(
         kind="agent",
         name="check",
         config=ShellConfig,
+        factory=_check_agent,
         doc="A shell command whose success ends the phase: the verify half of act-then-check.",
     ),
 ]

@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
 from pydantic import Field
 
 from wfrun.builtins.config import Config
+from wfrun.builtins.errors import WorkspaceError
+from wfrun.engine.api import ResourceContext
 from wfrun.registry import TypeSpec
+
+PREFIX = "wfrun-ws-"
+# A fixed identity through the environment: no global git config needed, none changed.
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "wfrun",
+    "GIT_AUTHOR_EMAIL": "wfrun@localhost",
+    "GIT_COMMITTER_NAME": "wfrun",
+    "GIT_COMMITTER_EMAIL": "wfrun@localhost",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+_IGNORE = shutil.ignore_patterns(".wfrun")
+GIT_OPTIONS = ["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"]
 
 
 class WorkspaceConfig(Config):
@@ -23,11 +46,140 @@ class WorkspaceConfig(Config):
     )
 
 
+class Workspace:
+    """The live workspace; `path` is None until started and after it is removed."""
+
+    def __init__(self, config: WorkspaceConfig, ctx: ResourceContext) -> None:
+        self.config = config
+        self.ctx = ctx
+        self.path: Path | None = None
+
+    def start(self) -> Mapping[str, Any]:
+        sources = [self._source(entry) for entry in self.config.copy_]  # check before mkdtemp
+        self.path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{self.ctx.name}-")).resolve()
+        self.ctx.journal_changed()
+        for (source, relative), entry in zip(sources, self.config.copy_, strict=True):
+            try:
+                _copy(source, self.path / relative)
+            except (OSError, shutil.Error) as exc:
+                msg = f"copy: {entry!r} could not be copied into {self.path}: {exc}"
+                raise WorkspaceError(msg) from exc
+        if self.config.git:
+            self._git_commit()
+        return {"path": str(self.path)}
+
+    def stop(self) -> None:
+        if self.path is None:
+            return
+        if self.config.keep:
+            self.ctx.log(f"workspace {self.ctx.name!r} kept at {self.path}")
+        else:
+            remove_tree(self.path)
+        self.path = None
+
+    def journal(self) -> Mapping[str, Any]:
+        return {"path": str(self.path), "keep": self.config.keep} if self.path else {}
+
+    def _source(self, entry: str) -> tuple[Path, Path]:
+        """The resolved source of a `copy:` entry and where it goes in the workspace."""
+        base = self.ctx.base_dir.resolve()
+        source = (base / entry).resolve()
+        inside = source.is_relative_to(base)
+        if not inside and not self.config.allow_outside:
+            msg = (
+                f"copy: {entry!r} resolves to {source}, outside the workflow folder {base}; "
+                "move it into the folder, or set allow_outside: true"
+            )
+            raise WorkspaceError(msg)
+        if not source.exists():
+            msg = f"copy: {entry!r} does not exist (looked for {source})"
+            raise WorkspaceError(msg)
+        # Inside the folder the relative layout is kept (app/ -> <ws>/app); outside, the name.
+        return source, source.relative_to(base) if inside else Path(source.name)
+
+    def _git_commit(self) -> None:
+        assert self.path is not None
+        env = {**self.ctx.environ, **GIT_ENV}
+        git = shutil.which("git", path=env.get("PATH"))
+        if git is None:
+            msg = "git: true needs the git command, which is not on PATH"
+            raise WorkspaceError(msg)
+        for args in (
+            ["init", "-q"],
+            ["add", "-A"],
+            ["commit", "-q", "--no-verify", "--allow-empty", "-m", "wfrun: initial copy"],
+        ):
+            done = subprocess.run(
+                [git, *GIT_OPTIONS, *args],
+                cwd=self.path,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                msg = f"git {args[0]} failed in {self.path}: {done.stderr.strip()}"
+                raise WorkspaceError(msg)
+
+
+def _copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        # symlinks=True copies links as links: a link to /etc stays a link, never a copy.
+        # Run records (.wfrun/) are never copied: `copy: [.]` must not copy the live run.
+        shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True, ignore=_IGNORE)
+    else:
+        shutil.copy2(source, target)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove `path` even if an agent made parts of it read-only; gone already is fine."""
+    if path.is_symlink():
+        path.unlink()
+        return
+    if not path.exists():
+        return
+    try:
+        shutil.rmtree(path)
+    except FileNotFoundError:
+        return
+    except OSError:
+        _make_writable(path)
+        shutil.rmtree(path)
+
+
+def _make_writable(path: Path) -> None:
+    path.chmod(stat.S_IRWXU)
+    for root, dirs, _ in os.walk(path):  # top-down: each folder is opened before its children
+        for name in dirs:
+            child = Path(root, name)
+            if not child.is_symlink():
+                child.chmod(stat.S_IRWXU)
+
+
+def cleanup(entry: Mapping[str, Any]) -> str:
+    """Remove a workspace a hard kill left behind, if it still looks like one of ours."""
+    raw = entry.get("path")
+    if not raw:
+        return "nothing to clean up"
+    path = Path(raw)
+    if entry.get("keep"):
+        return f"kept {path} (keep: true)"
+    if not path.name.startswith(PREFIX) or path.is_symlink():
+        return f"left {path} alone: it does not look like a wfrun workspace"
+    if not path.exists():
+        return f"{path} was already removed"
+    remove_tree(path)
+    return f"removed {path}"
+
+
 TYPES = [
     TypeSpec(
         kind="resource",
         name="workspace",
         config=WorkspaceConfig,
+        factory=Workspace,
+        cleanup=cleanup,
         attributes=("path",),
         doc="A fresh temporary directory with files copied in; removed on stop.",
     )

@@ -104,7 +104,7 @@ class TurnContext:
 
 
 class Agent(Protocol):
-    """Takes turns. May return a TurnResult, a plain string (output, success) or None."""
+    """Takes turns. Returns a TurnResult, or a string / None for a finished, successful turn."""
 
     # One turn; should return promptly once ctx.cancelled is set.
     def act(self, ctx: TurnContext) -> TurnResult | str | None: ...
@@ -116,12 +116,15 @@ Cleanup = Callable[[Mapping[str, Any]], str]  # undoes a journal entry; says wha
 
 
 def as_result(value: TurnResult | str | None) -> TurnResult:
-    """Normalise what `act` returned: a string is a successful turn with that output."""
+    """Normalise what `act` returned: a string (or None) is a finished, successful turn.
+
+    One-shot functions are the common case; return a TurnResult to keep the phase going.
+    """
     if isinstance(value, TurnResult):
         return value
     if value is None:
-        return TurnResult()
+        return TurnResult(done=True)
     if isinstance(value, str):
-        return TurnResult(output=value)
+        return TurnResult(output=value, done=True)
     msg = f"an agent's act() must return TurnResult, str or None, not {type(value).__name__}"
     raise TypeError(msg)

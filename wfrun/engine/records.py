@@ -63,7 +63,7 @@ class RecordSink:
         write_json(run_dir / RUN_FILE, self.summary)
 
     def handle(self, event: ev.Event) -> None:
-        self._events.write(json.dumps(event.as_dict(), default=str) + "\n")
+        self._events.write(ev.to_json(event) + "\n")
         self._events.flush()
         match event:
             case ev.PhaseStarted():

@@ -16,6 +16,8 @@ class RenderError(ValueError):
 
 def render_config(config: Mapping[str, Any], lookup: Lookup) -> Any:
     """A copy of `config` with every placeholder replaced and `$${` turned into `${`."""
+    if not config:
+        return {}
 
     def resolve(ref: Reference) -> Any:
         try:

@@ -86,6 +86,14 @@ class TurnRunner:
     run_dir: Path
     environ: Mapping[str, str]
 
+    def __post_init__(self) -> None:
+        self.base_dir = self.workflow.base_dir
+        configured = self.workflow.resources
+        self._mine = {  # each agent's resources: required, and optional ones that exist
+            name: tuple(r for r in (*agent.requires, *agent.optional) if r in configured)
+            for name, agent in self.workflow.agents.items()
+        }
+
     def run(self, run: PhaseRun) -> PhaseRun:
         """Run `run` to a verdict; never raises for problems that belong to the phase."""
         try:
@@ -106,7 +114,7 @@ class TurnRunner:
         if spec is None or spec.factory is None:
             msg = f"agent {agent_name!r}: type {agent.type!r} has no implementation here"
             raise _AgentSetupError(msg)
-        mine = [r for r in (*agent.requires, *agent.optional) if r in self.workflow.resources]
+        mine = self._mine[agent_name]
         try:
             data = render_config(agent.config, lambda ns, parts: self._lookup(ns, parts, run))
             config = spec.config.model_validate(data)
@@ -114,7 +122,7 @@ class TurnRunner:
                 name=agent_name,
                 phase=run.name,
                 run_dir=self.run_dir,
-                base_dir=self.workflow.base_dir,
+                base_dir=self.base_dir,
                 environ=self.environ,
                 resources={r: live for r in mine if (live := self.pool.live(r)) is not None},
                 attributes={r: self.pool.attributes(r) for r in mine},
@@ -191,8 +199,7 @@ class TurnRunner:
         previous: Any,
         history: list[TurnResult],
     ) -> TurnContext:
-        agent = self.workflow.agents[agent_name]
-        mine = [r for r in (*agent.requires, *agent.optional) if r in self.workflow.resources]
+        mine = self._mine[agent_name]
         emit = self.emitter.emit
 
         def log(line: str) -> None:
@@ -210,7 +217,7 @@ class TurnRunner:
             attributes={r: self.pool.attributes(r) for r in mine},
             params=run.params,
             run_dir=self.run_dir,
-            base_dir=self.workflow.base_dir,
+            base_dir=self.base_dir,
             cancelled=run.cancelled,
             log=log,
         )

@@ -1,0 +1,95 @@
+"""Engine overhead per no-op phase: sequential and a wide graph, progress off and on.
+
+Each phase has one agent whose turn returns at once, so what is measured is wfrun's own
+cost: scheduling, events, the run record (events.jsonl + run.json) and, with progress
+on, the live board (rich, rendering to a terminal-like stream). Prints a table.
+
+    python benchmarks/engine_overhead.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from wfrun.builtins.config import Config
+from wfrun.engine.api import AgentContext, TurnContext, TurnResult
+from wfrun.engine.runner import run_workflow
+from wfrun.planner import plan_workflow
+from wfrun.registry import TypeSpec, builtin_registry
+from wfrun.spec.model import Agent, Phase, Workflow
+from wfrun.ui.progress import LiveBoard, PlainLines
+
+_DONE = TurnResult(output="", done=True)
+
+
+class NoopConfig(Config):
+    """No settings."""
+
+
+class Noop:
+    def __init__(self, config: NoopConfig, ctx: AgentContext) -> None:
+        del config, ctx
+
+    def act(self, ctx: TurnContext) -> TurnResult:
+        del ctx
+        return _DONE
+
+
+def workflow(phases: int, execution: str) -> Workflow:
+    agent = Agent(name="noop", type="noop")
+    return Workflow(
+        name="bench",
+        file=Path("bench.yaml").resolve(),
+        execution=execution,  # type: ignore[arg-type]
+        agents={"noop": agent},
+        phases={
+            f"p{i}": Phase(name=f"p{i}", agents=("noop",), max_iterations=1) for i in range(phases)
+        },
+    )
+
+
+def measure(phases: int, execution: str, progress: str) -> float:
+    """µs per phase for one full run (plan excluded: it has its own benchmark)."""
+    registry = builtin_registry()
+    registry.add(TypeSpec(kind="agent", name="noop", config=NoopConfig, factory=Noop))
+    flow = workflow(phases, execution)
+    plan = plan_workflow(flow)
+    stream = io.StringIO()
+    console = Console(file=stream, force_terminal=True, width=100, color_system="standard")
+    with tempfile.TemporaryDirectory() as runs:
+        sinks = {"off": [], "live": [LiveBoard(console)], "plain": [PlainLines(console)]}[progress]
+        began = time.perf_counter()
+        summary = run_workflow(
+            flow, plan=plan, registry=registry, runs_dir=Path(runs), max_parallel=4, sinks=sinks
+        )
+        seconds = time.perf_counter() - began
+    assert summary.status == "succeeded", summary
+    return seconds / phases * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="sizes 100 and 1,000 only")
+    args = parser.parse_args()
+    sizes = [100, 1_000] if args.quick else [100, 1_000, 10_000]
+    print(
+        f"{'execution':<11}{'phases':>8}{'off µs':>10}{'live µs':>10}{'plain µs':>10}{'live/off':>10}"
+    )
+    for execution in ("sequential", "graph"):
+        for size in sizes:
+            off = min(measure(size, execution, "off") for _ in range(2))
+            live = min(measure(size, execution, "live") for _ in range(2))
+            plain = measure(size, execution, "plain")
+            print(
+                f"{execution:<11}{size:>8,}{off:>10.1f}{live:>10.1f}{plain:>10.1f}{live / off:>10.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

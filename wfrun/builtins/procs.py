@@ -1,0 +1,170 @@
+"""Child processes that cannot leak: each in its own session, stopped as a whole.
+
+Everything wfrun runs starts in a new session, so it leads a process group and a
+session whose ids equal its pid. Stopping it signals the group, waits `grace` seconds,
+then SIGKILLs every process still in the group or the session, so grandchildren die
+with their parent even if they moved to a group of their own.
+
+A pid is not an identity after a hard kill: the kernel reuses pids. The journal
+therefore also records the process's start time (field 22 of /proc/<pid>/stat) and the
+boot id; cleanup acts only while both still match. Zombies count as dead: after a
+hard kill nobody may reap them, yet they hold no resources.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+
+PROC = Path("/proc")
+KILL_WAIT = 2.0  # seconds to wait for SIGKILLed processes to vanish
+
+
+class ProcStat(NamedTuple):
+    """The fields of /proc/<pid>/stat that wfrun reads."""
+
+    state: str
+    pgrp: int
+    session: int
+    start_time: int  # clock ticks after boot
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    cwd: str | os.PathLike[str],
+    env: Mapping[str, str],
+    stdout: IO[Any] | int,
+    stderr: IO[Any] | int = subprocess.STDOUT,
+) -> subprocess.Popen[bytes]:
+    """Start `argv` as the leader of a new session and process group, stdin closed."""
+    return subprocess.Popen(
+        list(argv),
+        cwd=cwd,
+        env=dict(env),
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        start_new_session=True,
+    )
+
+
+def read_stat(pid: int) -> ProcStat | None:
+    """The process's state, group, session and start time; None if there is no such pid."""
+    try:
+        text = (PROC / str(pid) / "stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError, NotADirectoryError):
+        return None
+    # The command name (field 2) may contain spaces and parentheses: split after the last ")".
+    fields = text[text.rindex(")") + 2 :].split()
+    return ProcStat(fields[0], int(fields[2]), int(fields[3]), int(fields[19]))
+
+
+def start_time(pid: int) -> int | None:
+    """When `pid` started, in clock ticks after boot; None if it is gone or a zombie."""
+    stat = read_stat(pid)
+    return None if stat is None or stat.state in "ZX" else stat.start_time
+
+
+def boot_id() -> str:
+    """Identifies this boot: start times from another boot mean nothing."""
+    try:
+        return (PROC / "sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def is_alive(pid: int) -> bool:
+    """True if `pid` is running (a zombie is not)."""
+    if PROC.is_dir():
+        return start_time(pid) is not None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def members(leader: int, keep: Callable[[ProcStat], bool] | None = None) -> list[int]:
+    """Live processes in the group or session that `leader` started (zombies excluded)."""
+    if not PROC.is_dir():
+        return [leader] if _group_signalable(leader) else []
+    found = []
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit():
+            continue
+        stat = read_stat(int(entry.name))
+        if stat is None or stat.state in "ZX":
+            continue
+        if leader in (stat.pgrp, stat.session) and (keep is None or keep(stat)):
+            found.append(int(entry.name))
+    return found
+
+
+def kill_session(
+    leader: int,
+    *,
+    grace: float,
+    proc: subprocess.Popen[bytes] | None = None,
+    keep: Callable[[ProcStat], bool] | None = None,
+) -> int:
+    """SIGTERM the group `leader` leads, SIGKILL what is left after `grace`; reap `proc`.
+
+    Returns how many processes were alive when the SIGTERM was sent. `keep` narrows
+    which processes count as ours (cleanup uses it when the leader is gone); then
+    only those pids are signalled, never the group as a whole.
+    """
+    whole_group = keep is None
+    keep = keep or _everyone
+    targets = members(leader, keep)
+    _signal_all(leader, targets, signal.SIGTERM, whole_group=whole_group)
+    deadline = time.monotonic() + grace
+    while _still_running(leader, proc, keep) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    deadline = time.monotonic() + KILL_WAIT
+    while (left := members(leader, keep)) and time.monotonic() < deadline:
+        # Repeat: a survivor may fork between the scan and the signal.
+        _signal_all(leader, left, signal.SIGKILL, whole_group=whole_group)
+        time.sleep(0.01)
+    if proc is not None:
+        # Unkillable means stuck in the kernel: nothing more a user process can do.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=KILL_WAIT)
+    return len(targets)
+
+
+def _still_running(
+    leader: int, proc: subprocess.Popen[bytes] | None, keep: Callable[[ProcStat], bool]
+) -> bool:
+    if proc is not None:
+        proc.poll()  # reap our own child so it does not linger as a zombie
+    return bool(members(leader, keep))
+
+
+def _everyone(_: ProcStat) -> bool:
+    return True
+
+
+def _signal_all(leader: int, pids: list[int], signum: signal.Signals, *, whole_group: bool) -> None:
+    if pids and whole_group:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(leader, signum)
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signum)
+
+
+def _group_signalable(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
