@@ -299,7 +299,7 @@ class _Checker:
             )
             return
         if ref.parts[0] not in self.names["phases"]:
-            hint = suggest(ref.parts[0], self.names["phases"])
+            hint = suggest(ref.parts[0], self.names["phases"]) or _declared("phases", self.names)
             self._add(where, f"{ref.text} names unknown phase {ref.parts[0]!r}", hint)
 
     def _resource_reference(
@@ -313,7 +313,7 @@ class _Checker:
     ) -> None:
         target = ref.parts[0]
         if target not in self.names["resources"]:
-            hint = suggest(target, self.names["resources"])
+            hint = suggest(target, self.names["resources"]) or _declared("resources", self.names)
             self._add(where, f"{ref.text} names unknown resource {target!r}", hint)
             return
         if len(ref.parts) != 2:
@@ -361,6 +361,10 @@ class _Checker:
             if name not in used_agents:
                 where = self.source.at(("agents", name), key=True)
                 self._add(where, f"agent {name!r} takes part in no phase", "", "warning")
+
+
+def _declared(section: str, names: Mapping[str, list[str]]) -> str:
+    return f"declared {section}: {', '.join(names[section]) or 'none'}"
 
 
 def _is_run_time(source: Source, path: PathKey) -> bool:

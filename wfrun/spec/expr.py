@@ -145,8 +145,8 @@ class _Parser:
 
     def _expect(self, text: str) -> None:
         if not self._accept(text):
-            found = self.current.text or "the end"
-            msg = f"expected {text!r} but found {found!r}"
+            found = repr(self.current.text) if self.current.text else "the end of the expression"
+            msg = f"expected {text!r} but found {found}"
             raise ExpressionError(msg, offset=self.current.offset)
 
     def parse(self) -> Node:
@@ -225,8 +225,8 @@ class _Parser:
                 node = ListLit(tuple(items))
             self.depth -= 1
             return node
-        found = token.text or "the end"
-        msg = f"expected a value but found {found!r}"
+        found = repr(token.text) if token.text else "the end of the expression"
+        msg = f"expected a value but found {found}"
         raise ExpressionError(msg, offset=token.offset)
 
 

@@ -132,6 +132,9 @@ def resolve_in(mapping: Mapping[str, Any], ref: Reference, *, kind: str) -> Any:
             where = ".".join((ref.namespace, *ref.parts[: depth + 1]))
             choices = [str(key) for key in value] if isinstance(value, Mapping) else []
             msg = f"unknown {kind} {where!r}"
-            raise PlaceholderError(msg, offset=ref.offset, hint=suggest(part, choices))
+            hint = suggest(part, choices) or (
+                f"declared: {', '.join(choices)}" if choices else f"no {kind}s are declared here"
+            )
+            raise PlaceholderError(msg, offset=ref.offset, hint=hint)
         value = value[part]
     return value

@@ -15,12 +15,19 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from wfrun import constants as C
 from wfrun.errors import Diagnostic, Position, SpecError, UsageError
 from wfrun.registry import PluginError, Registry, default_registry, with_plugins
 from wfrun.spec import checks
 from wfrun.spec.document import AgentDoc, PhaseDoc, ResourceDoc, TemplateDoc, WorkflowDoc
 from wfrun.spec.expr import parse as parse_expression
-from wfrun.spec.interpolate import Interpolator, PlaceholderError, Reference, resolve_in
+from wfrun.spec.interpolate import (
+    Interpolator,
+    PlaceholderError,
+    Reference,
+    format_value,
+    resolve_in,
+)
 from wfrun.spec.locate import diagnostics_from, suggest
 from wfrun.spec.model import Agent, Phase, Resource, Workflow
 from wfrun.spec.source import PathKey, Source, parse_yaml
@@ -69,6 +76,12 @@ def inspect_workflow(
     """Like load_workflow, but returns warnings too and never raises SpecError."""
     file = str(path)
     try:
+        size = Path(path).stat().st_size
+        if size > C.MAX_FILE_BYTES:  # refuse before reading a huge file into memory
+            message = f"file is {size:,} bytes, over the {C.MAX_FILE_BYTES:,}-byte limit"
+            return Inspection(
+                None, [Diagnostic(Position(file, 1, 1), message, "split the workflow up")]
+            )
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
@@ -245,7 +258,8 @@ def _override(name: str, text: str, params: Mapping[str, Any]) -> Any:
     if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, expected) or (isinstance(value, bool) != isinstance(default, bool)):
-        message = f"-p {name}={text}: expected {_kind(default)}, like the default {default!r}"
+        shown = format_value(default)
+        message = f"-p {name}={text}: expected {_kind(default)}, like the default {shown}"
         raise UsageError(message, hint=f"e.g. -p {name}={_example(default)}")
     return value
 

@@ -50,7 +50,8 @@ def diagnostics_from(
             continue
         message, hint, key_position = _explain(error, path, model)
         where = source.at(full, key=at_key or key_position)
-        found.append(Diagnostic(where, f"{dotted(full)}: {message}", hint, path=dotted(full)))
+        text = f"{dotted(full)}: {message}" if full else message
+        found.append(Diagnostic(where, text, hint, path=dotted(full)))
     return found
 
 
@@ -94,8 +95,12 @@ def _data_at_loc(data: Any, loc: tuple[Any, ...]) -> Any:
 
 
 def _data_at(data: Any, path: PathKey) -> Any:
+    """The value at `path`, or None where the file does not have it (`with:` left out)."""
     for part in path:
-        data = data[part]
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
     return data
 
 

@@ -52,6 +52,20 @@ def _typed_union(registry: Registry, kind: Kind, base: type[BaseModel]) -> Any:
     return Annotated[Union[tuple(variants)], Field(discriminator="type")]  # noqa: UP007
 
 
+def _placeholders_for_choices(node: Any) -> None:
+    """An `enum`/`const` setting (`provider: replay`) may also be a `${...}` placeholder;
+    `type` stays exact, as the discriminator that picks each entry's `with:` schema."""
+    if isinstance(node, dict):
+        for name, prop in node.get("properties", {}).items():
+            if name != "type" and isinstance(prop, dict) and ("enum" in prop or "const" in prop):
+                node["properties"][name] = {"anyOf": [prop, PLACEHOLDER_SCHEMA]}
+        for value in node.values():
+            _placeholders_for_choices(value)
+    elif isinstance(node, list):
+        for value in node:
+            _placeholders_for_choices(value)
+
+
 def _close_name_maps(node: Any) -> None:
     """`dict[Name, X]` becomes patternProperties, which lets other keys through unchecked:
     close those maps so an editor flags `bad name:` as pydantic does."""
@@ -78,6 +92,7 @@ def workflow_schema(registry: Registry) -> dict[str, Any]:
     )
     schema = model.model_json_schema(by_alias=True, schema_generator=_PlaceholderFriendly)
     _close_name_maps(schema)
+    _placeholders_for_choices(schema)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,

@@ -90,6 +90,11 @@ def _source_offset(raw: str, offset: int) -> int:
     return index
 
 
+def _short_tag(tag: str) -> str:
+    """'tag:yaml.org,2002:python/name:os.system' as written: '!!python/name:os.system'."""
+    return "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org") else tag
+
+
 def _position(file: str, mark: yaml.Mark | None) -> Position:
     if mark is None:
         return Position(file, 1, 1)
@@ -134,11 +139,54 @@ def parse_yaml(text: str, file: str) -> Source:
         loader.dispose()
     if root is None:
         raise SpecError([Diagnostic(Position(file, 1, 1), "the file is empty")])
+    sizes = _expanded_sizes(root)
+    if sizes[id(root)] > C.MAX_NODES:  # an alias bomb: refuse before building anything
+        raise SpecError([_too_big(file, root, sizes)])
     builder = _Builder(file, loader, text)
     data = builder.build(root, (), 0)
     if builder.diagnostics:
         raise SpecError(builder.diagnostics)
     return Source(file, data, builder.positions)
+
+
+def _too_big(file: str, root: yaml.Node, sizes: dict[int, int]) -> Diagnostic:
+    """Point at the first top-level entry whose expansion is over the limit."""
+    where, what = root.start_mark, "the document"
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if sizes[id(value)] > C.MAX_NODES:
+                where, what = key.start_mark, f"{key.value!r}"
+                break
+    msg = f"{what} expands to more than {C.MAX_NODES:,} values"
+    return Diagnostic(_position(file, where), msg, "are aliases (*name) repeated inside each other?")
+
+
+def _expanded_sizes(root: yaml.Node) -> dict[int, int]:
+    """How many values each node holds once aliases are expanded, in O(distinct nodes).
+
+    An alias is the same node object reached twice, so sizes are memoised by identity.
+    """
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if children_done or not children:
+            sizes[id(node)] = 1 + sum(sizes.get(id(child), 1) for child in children)
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 class _Builder:
@@ -173,14 +221,20 @@ class _Builder:
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ_TAG:
-                self._error(node, f"tag {node.tag!r} is not allowed", "wfrun reads plain YAML only")
+                self._error(
+                    node,
+                    f"tag {_short_tag(node.tag)!r} is not allowed",
+                    "wfrun reads plain YAML only",
+                )
                 return None
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         return self._scalar(node, path)
 
     def _scalar(self, node: yaml.Node, path: PathKey) -> Any:
         if node.tag not in _SCALAR_TAGS:
-            self._error(node, f"tag {node.tag!r} is not allowed", "wfrun reads plain YAML only")
+            self._error(
+                node, f"tag {_short_tag(node.tag)!r} is not allowed", "wfrun reads plain YAML only"
+            )
             return None
         start, end = node.start_mark, node.end_mark
         quoted = node.style in ("'", '"')
@@ -199,7 +253,9 @@ class _Builder:
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey, depth: int) -> dict[str, Any]:
         if node.tag != _MAP_TAG:
-            self._error(node, f"tag {node.tag!r} is not allowed", "wfrun reads plain YAML only")
+            self._error(
+                node, f"tag {_short_tag(node.tag)!r} is not allowed", "wfrun reads plain YAML only"
+            )
             return {}
         own = {id(key) for key, _ in node.value}  # merged-in keys may be overridden
         try:

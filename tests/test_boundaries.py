@@ -1,0 +1,61 @@
+"""The core never imports the CLI or the terminal libraries (STYLE rule 3).
+
+Each check runs in a fresh interpreter, so what this test process imported does not count.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+UI_LIBRARIES = ("rich", "typer", "click", "shellingham", "pygments", "markdown_it")
+
+PROBE = """
+import importlib, json, sys
+module = importlib.import_module(sys.argv[1])
+if sys.argv[2:]:
+    from wfrun.registry import default_registry
+    from wfrun.spec import load_workflow
+    default_registry()  # imports every built-in type's module
+    for path in sys.argv[2:]:
+        load_workflow(path, environ={})
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+def _imported(module: str, *workflows: Path) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, module, *map(str, workflows)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout))
+
+
+@pytest.mark.parametrize(
+    "module", ["wfrun.spec", "wfrun.registry", "wfrun.planner", "wfrun.errors"]
+)
+def test_core_module_leaves_ui_libraries_out(module: str) -> None:
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} does not exist yet")
+    assert not set(UI_LIBRARIES) & _imported(module)
+
+
+def test_loading_every_example_leaves_ui_libraries_out() -> None:
+    examples = [*REPO.glob("workflows/*.yaml"), *REPO.glob("workflows/*/workflow.yaml")]
+    assert examples
+    assert not set(UI_LIBRARIES) & _imported("wfrun.spec", *examples)
+
+
+def test_the_probe_does_see_them_in_the_cli() -> None:
+    """Guard against a probe that could never fail."""
+    assert {"rich", "typer"} <= _imported("wfrun.cli")
