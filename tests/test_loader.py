@@ -129,7 +129,7 @@ def test_override_values(flow: Path, name: str, text: str, expected: Any) -> Non
         ),
         (
             {"hosts": "x"},
-            "-p hosts=x: expected a list, like the default [\"a\"]",
+            '-p hosts=x: expected a list, like the default ["a"]',
             "e.g. -p hosts='[1, 2]'",
         ),
     ],

@@ -21,7 +21,7 @@ from wfrun.registry import default_registry
 from wfrun.spec import inspect_workflow, load_workflow
 from wfrun.spec.schema import workflow_schema
 from wfrun.ui import diagnostics as diagnostics_view
-from wfrun.ui import run_view, types_view
+from wfrun.ui import plan_view, run_view, types_view
 from wfrun.ui.exits import FAILED, INVALID, OK, ExitCode, exit_codes
 from wfrun.ui.progress import progress_sinks
 from wfrun.ui.terminal import Terminal
@@ -146,6 +146,34 @@ def list_types(
     return OK
 
 
+class PlanFormat(StrEnum):
+    table = "table"
+    json = "json"
+    mermaid = "mermaid"
+
+
+@app.command()
+@_handled
+def plan(
+    terminal: Terminal,
+    file: Annotated[Path, typer.Argument(help="The workflow file.", show_default=False)],
+    params: ParamsOption = None,
+    output_format: Annotated[
+        PlanFormat,
+        typer.Option("--format", "-f", help="table + Gantt chart, json for tools, or mermaid."),
+    ] = PlanFormat.table,
+) -> int:
+    """Show when each resource starts and stops, without running anything."""
+    planned = plan_workflow(load_workflow(file, params=parse_params(params)))
+    if output_format is PlanFormat.json:
+        terminal.write(json.dumps(planned.as_dict(), indent=2) + "\n")
+    elif output_format is PlanFormat.mermaid:
+        terminal.write(plan_view.plan_mermaid(planned))
+    else:
+        plan_view.render_plan(planned, terminal.out)
+    return OK
+
+
 RunsDirOption = Annotated[
     Path,
     typer.Option("--runs-dir", help="Where run records live.", envvar="WFRUN_RUNS_DIR"),
@@ -172,8 +200,6 @@ def run(
     workflow = load_workflow(file, params=parse_params(params))
     plan = plan_workflow(workflow)
     if dry_run:
-        from wfrun.ui import plan_view  # noqa: PLC0415 - wired properly with `wfrun plan`
-
         plan_view.render_plan(plan, terminal.out)
         return OK
     sinks = progress_sinks(terminal.out, json_lines=json_lines, quiet=quiet)

@@ -149,15 +149,46 @@ def with_plugins(registry: Registry, modules: Iterable[str], base_dir: Path) -> 
     if not modules:
         return registry
     extended = registry.copy()
+    base_dir = base_dir.resolve()
     folder = str(base_dir)
     sys.path.insert(0, folder)
     try:
         for module in modules:
+            _forget_other_folders(module, base_dir)
             extended.load_module(module, origin=f"plugin {module}")
     finally:
         with contextlib.suppress(ValueError):
             sys.path.remove(folder)
     return extended
+
+
+_LOCAL_PLUGINS: set[str] = set()  # top-level names imported from a workflow's folder
+
+
+def _forget_other_folders(module: str, base_dir: Path) -> None:
+    """Make `import module` pick the copy beside *this* workflow.
+
+    Two workflows may each have their own `local_types.py`; sys.modules would hand the
+    second one the first one's. A local module that shadows a module wfrun already
+    imported from elsewhere (say `json.py`) is refused rather than silently ignored.
+    """
+    top = module.split(".", 1)[0]
+    if not ((base_dir / f"{top}.py").is_file() or (base_dir / top / "__init__.py").is_file()):
+        return
+    cached = sys.modules.get(top)
+    if cached is not None:
+        origin = Path(getattr(cached, "__file__", None) or "/").resolve()
+        if origin.is_relative_to(base_dir):
+            return
+        if top not in _LOCAL_PLUGINS:
+            msg = (
+                f"plugin module {top!r} beside the workflow has the name of a module "
+                f"already imported from {origin.parent}; rename it"
+            )
+            raise PluginError(msg)
+        for name in [n for n in sys.modules if n == top or n.startswith(f"{top}.")]:
+            del sys.modules[name]
+    _LOCAL_PLUGINS.add(top)
 
 
 def builtin_registry() -> Registry:

@@ -158,7 +158,9 @@ def _too_big(file: str, root: yaml.Node, sizes: dict[int, int]) -> Diagnostic:
                 where, what = key.start_mark, f"{key.value!r}"
                 break
     msg = f"{what} expands to more than {C.MAX_NODES:,} values"
-    return Diagnostic(_position(file, where), msg, "are aliases (*name) repeated inside each other?")
+    return Diagnostic(
+        _position(file, where), msg, "are aliases (*name) repeated inside each other?"
+    )
 
 
 def _expanded_sizes(root: yaml.Node) -> dict[int, int]:

@@ -46,8 +46,8 @@ def render_plan(plan: Plan, console: Console, *, max_rows: int = 40) -> None:
 
 
 def _summary(plan: Plan) -> str:
-    order = " -> ".join(plan.order)
-    return f"{plan.workflow}: {len(plan.order)} phases, {plan.execution} order: {order}"
+    count = f"{len(plan.order)} phase{'' if len(plan.order) == 1 else 's'}"
+    return f"{plan.workflow}: {count}, {plan.execution} order: {' -> '.join(plan.order)}"
 
 
 def _clip(text: str, width: int) -> str:
