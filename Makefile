@@ -19,8 +19,10 @@ test: $(STAMP)  ## lint, then every test
 	$(VENV)/bin/ruff format --check wfrun tests benchmarks
 	$(PY) -m pytest
 
-demo: $(STAMP)  ## validate the example workflows
+demo: $(STAMP)  ## validate the examples, plan one, then run hello
 	$(VENV)/bin/wfrun validate workflows/*.yaml workflows/*/workflow.yaml
+	$(VENV)/bin/wfrun plan workflows/exploit-and-patch/workflow.yaml
+	$(VENV)/bin/wfrun run workflows/hello.yaml
 
 lint: $(STAMP)  ## ruff check and format
 	$(VENV)/bin/ruff check --fix wfrun tests benchmarks
@@ -28,6 +30,7 @@ lint: $(STAMP)  ## ruff check and format
 
 bench: $(STAMP)  ## run the benchmarks (prints tables)
 	$(PY) benchmarks/planner_scale.py
+	$(PY) benchmarks/engine_overhead.py
 
 clean:  ## remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -44,6 +44,7 @@ class EngineProject:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.proc: subprocess.Popen[str] | None = None
         self.tag = uuid.uuid4().hex[:8]  # marks this test's temp dirs
         shutil.copy(PLUGIN, path / "plugin_types.py")
 
@@ -75,7 +76,7 @@ class EngineProject:
         return self.result(proc.returncode, proc.stdout, proc.stderr)
 
     def start(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
+        self.proc = subprocess.Popen(
             self.command(*args),
             cwd=self.path,
             env=self.env(),
@@ -83,6 +84,7 @@ class EngineProject:
             stderr=subprocess.PIPE,
             text=True,
         )
+        return self.proc
 
     def result(self, code: int, out: str, err: str) -> RunResult:
         run_dir = self.last_run_dir()
@@ -114,6 +116,9 @@ class EngineProject:
                         continue  # a line being written
                     if event["kind"] == kind and all(event.get(k) == v for k, v in match.items()):
                         return event
+            if self.proc is not None and self.proc.poll() is not None:
+                out, err = self.proc.communicate()
+                pytest.fail(f"wfrun exited {self.proc.returncode} first:\n{out}\n{err}")
             time.sleep(0.02)
         pytest.fail(f"no {kind} event {match} within {timeout}s")
 
@@ -145,6 +150,9 @@ def alive(pid: int) -> bool:
 def engine_project(tmp_path: Path) -> Iterator[EngineProject]:
     project = EngineProject(tmp_path)
     yield project
+    if project.proc is not None and project.proc.poll() is None:  # a test failed midway
+        project.proc.kill()
+        project.proc.communicate()
     for path in project.leftover_dirs():  # never leave a failing test's mess behind
         shutil.rmtree(path, ignore_errors=True)
 

@@ -25,7 +25,8 @@ OUTPUTS_DIR = "outputs"
 
 def new_run_dir(runs_dir: Path, workflow: str) -> tuple[str, Path]:
     """A fresh private run folder: only the user can read what agents printed."""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
+    now = dt.datetime.now(dt.UTC)  # milliseconds, so ids sort in start order
+    stamp = f"{now:%Y%m%d-%H%M%S}.{now.microsecond // 1000:03d}"
     run_id = f"{stamp}-{workflow}-{secrets.token_hex(2)}"
     runs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = runs_dir / run_id
