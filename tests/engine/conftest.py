@@ -45,7 +45,9 @@ class EngineProject:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.proc: subprocess.Popen[str] | None = None
-        self.tag = uuid.uuid4().hex[:8]  # marks this test's temp dirs
+        self.tag = (
+            "t" + uuid.uuid4().hex[:8]
+        )  # marks this test's temp dirs; a letter first, or YAML reads 1776 as a number
         shutil.copy(PLUGIN, path / "plugin_types.py")
 
     def write(self, text: str, name: str = "flow.yaml") -> Path:

@@ -131,11 +131,23 @@ def run(
 
 
 def _pump(stream: IO[bytes], tails: list[_Tail], lock: threading.Lock) -> None:
+    """Copy whole lines into the tails, so two pipes never splice half-lines together."""
     fd = stream.fileno()
+    pending = b""
     try:
         while chunk := os.read(fd, _CHUNK):
-            with lock:
-                for tail in tails:
-                    tail.add(chunk)
+            pending += chunk
+            cut = pending.rfind(b"\n") + 1 or (len(pending) if len(pending) > _CHUNK else 0)
+            if cut:  # a long run without newlines is passed on anyway: memory stays bounded
+                _add(tails, pending[:cut], lock)
+                pending = pending[cut:]
     finally:
+        if pending:
+            _add(tails, pending, lock)
         stream.close()
+
+
+def _add(tails: list[_Tail], data: bytes, lock: threading.Lock) -> None:
+    with lock:
+        for tail in tails:
+            tail.add(data)
