@@ -237,16 +237,7 @@ class Scheduler:
         if run.status in FAILED_STATES:
             self.failed_any = True
         self.last_output = run.output
-        self.emit(
-            ev.PhaseFinished,
-            phase=run.name,
-            status=run.status,
-            success=run.success,
-            iterations=run.iterations,
-            seconds=elapsed(run.started),
-            output=run.output,
-            reason=run.reason,
-        )
+        self._finished(run)
         spawned = self._spawn(run)
         self.pool.release(self.ledger.finished(run.name).resources)
         self._resolve_dependents(run)
@@ -312,28 +303,24 @@ class Scheduler:
             except queue.Empty:
                 break
             self.running.pop(run.name, None)
-            self.emit(
-                ev.PhaseFinished,
-                phase=run.name,
-                status=run.status,
-                success=False,
-                iterations=run.iterations,
-                seconds=elapsed(run.started),
-                output=run.output,
-                reason=run.reason,
-            )
+            self._finished(run)
         for run in self.running.values():
-            run.status, run.reason = "cancelled", "abandoned: it did not stop in time"
-            self.emit(
-                ev.PhaseFinished,
-                phase=run.name,
-                status="cancelled",
-                success=False,
-                iterations=run.iterations,
-                seconds=elapsed(run.started),
-                reason=run.reason,
-            )
+            run.status, run.success = "cancelled", False
+            run.reason = "abandoned: it did not stop in time"
+            self._finished(run)
         self.running.clear()
+
+    def _finished(self, run: PhaseRun) -> None:
+        self.emit(
+            ev.PhaseFinished,
+            phase=run.name,
+            status=run.status,
+            success=run.success,
+            iterations=run.iterations,
+            seconds=elapsed(run.started),
+            output=run.output,
+            reason=run.reason,
+        )
 
     def not_run(self) -> list[PhaseRun]:
         """Phases that never got to run because the run was stopped."""
