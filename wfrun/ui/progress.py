@@ -81,10 +81,9 @@ class PlainLines:
     def _line(self, event: ev.Event) -> tuple[str, bool]:
         match event:
             case ev.RunStarted():
-                return (
-                    f"run {event.run_id}: {len(event.phases)} phases, record in {event.run_dir}",
-                    False,
-                )
+                count = len(event.phases)
+                noun = "phase" if count == 1 else "phases"
+                return f"run {event.run_id}: {count} {noun}, record in {event.run_dir}", False
             case ev.PhaseStarted():
                 origin = f", spawned by {event.spawned_by}" if event.spawned_by else ""
                 return f"{event.phase}: started ({', '.join(event.agents)}{origin})", False
