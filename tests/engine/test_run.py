@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 
 FLOW = """
@@ -255,3 +256,24 @@ def test_timing_of_a_noop_run_is_small(engine_project):
     result = engine_project.run("run", "flow.yaml")
     assert result.code == 0
     assert time.monotonic() - began < 10
+
+
+def test_events_reach_the_record_while_a_turn_is_still_running(engine_project):
+    """Phase events are batched, but `tail -f events.jsonl` must not lag behind a long turn."""
+    engine_project.write(
+        """
+        version: 1
+        plugins: [plugin_types]
+        agents:
+          slow: {type: act, with: {seconds: 6}}
+        phases:
+          long: {agents: [slow]}
+        """
+    )
+    proc = engine_project.start("run", "flow.yaml")
+    started = engine_project.wait_for_event("turn_started", phase="long")
+    assert proc.poll() is None, "the record lagged until the turn ended"
+    assert started["t"] < 3
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, (out, err)

@@ -1,6 +1,11 @@
-"""The scheduler: one loop for sequential and graph runs (sequential is one worker).
+"""The scheduler: one set of rules for sequential and graph runs (sequential is one worker).
 
-The main thread owns all decisions and the ledger; worker threads only run phases.
+Every decision and the ledger live under one lock (`_state`). A worker that finishes a
+phase records it, decides what became ready, and runs the next phase itself: no thread
+handoff per phase (a handoff cost more than the rest of a no-op phase). Phases beyond
+the first go to idle workers. The main thread only supervises: it waits for the end,
+enforces timeouts, and is where Ctrl-C and SIGTERM arrive.
+
 A phase becomes *resolved-ready* when every need has finished or been skipped; then
 its `if:` (and the implicit "upstream succeeded" rule) decides run or skip. A skip
 cascades to dependents in the same pass (nox's `schedule_ready`): each event costs
@@ -61,9 +66,12 @@ class Scheduler:
         self.sequence: deque[PhaseRun] = deque()
         self.failed_any = False
         self.last_output: Any = None
-        self._done: queue.SimpleQueue[PhaseRun] = queue.SimpleQueue()
+        self._state = threading.Condition()  # guards everything above; notified on changes
         self._jobs: queue.SimpleQueue[PhaseRun | None] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
+        self._abandoned = 0  # workers stuck in a phase that was given up on
+        self._stopping = False  # interrupted: record what finishes, start nothing
+        self._crash: BaseException | None = None  # a bug in wfrun, raised on the main thread
         self._spawn_ids = itertools.count(1)
         self._build_runs()
 
@@ -93,20 +101,29 @@ class Scheduler:
 
     def run(self) -> None:
         """Until every phase is final. KeyboardInterrupt propagates (the runner tears down)."""
-        while True:
-            self._dispatch()
-            if not self.running:
-                break
-            self._wait()
+        with self._state:
+            self._hand_out(self._dispatch())
+            while self.running or self.runnable:
+                if self._crash is not None:
+                    raise self._crash
+                self._state.wait(self._next_timeout())
+                self._expire()
+            if self._crash is not None:
+                raise self._crash
 
-    def _dispatch(self) -> None:
+    def _dispatch(self) -> list[PhaseRun]:
         """Decide every newly ready phase once; start decided ones while slots are free."""
+        started: list[PhaseRun] = []
         if self.sequential:
             while not self.running and self.sequence:
                 run = self.sequence.popleft()
                 go, reason = self._decide(run)
-                self._start(run) if go else self._skip(run, reason)
-            return
+                if go:
+                    self._start(run)
+                    started.append(run)
+                else:
+                    self._skip(run, reason)
+            return started
         while self.ready:  # skips may make more phases ready: loop until none is
             run = self.ready.popleft()
             go, reason = self._decide(run)
@@ -115,22 +132,59 @@ class Scheduler:
             else:
                 self._skip(run, reason)
         while self.runnable and len(self.running) < self.max_parallel:
-            self._start(self.runnable.popleft())
+            run = self.runnable.popleft()
+            self._start(run)
+            started.append(run)
+        return started
 
-    def _wait(self) -> None:
-        timeout = self._next_timeout()
-        try:
-            run = self._done.get(timeout=timeout)
-        except queue.Empty:
-            self._expire()
-            return
-        self._complete(run)
-        while True:  # drain whatever else finished meanwhile: fewer wake-ups
+    def _hand_out(self, runs: list[PhaseRun]) -> None:
+        """Queue phases for idle workers, adding workers up to the parallel limit."""
+        for run in runs:
+            if len(self._workers) - self._abandoned < self.max_parallel:
+                self._add_worker()
+            self._jobs.put(run)
+        if any(run.deadline is not None for run in runs):
+            self._state.notify()  # the supervisor re-reads deadlines
+
+    def _add_worker(self) -> None:
+        thread = threading.Thread(target=self._work, name=f"wfrun-worker-{len(self._workers)}")
+        thread.daemon = True  # an agent that ignores cancellation must not hang exit
+        thread.start()
+        self._workers.append(thread)
+
+    def _work(self) -> None:
+        job = self._jobs.get()
+        while job is not None:
             try:
-                run = self._done.get_nowait()
-            except queue.Empty:
-                return
-            self._complete(run)
+                self.runner.run(job)
+            except Exception as exc:  # noqa: BLE001 - a wfrun bug fails the phase, loudly
+                job.status, job.success = "error", False
+                job.reason = f"internal error: {type(exc).__name__}: {exc}"
+            with self._state:
+                try:
+                    job = self._next_job(job)
+                except Exception as exc:  # noqa: BLE001 - a bug in the bookkeeping ends the run
+                    self._crash, job = exc, None
+                    self._state.notify()
+            if job is None:
+                job = self._jobs.get()
+
+    def _next_job(self, done: PhaseRun) -> PhaseRun | None:
+        """Record `done`; return the phase this worker runs next, if any (lock held)."""
+        if self._stopping:
+            if self.running.pop(done.name, None) is not None:
+                self._finished(done)
+            self._state.notify()
+            return None
+        if not self._complete(done):
+            self._abandoned -= 1  # its phase was given up on; the worker is free again
+            return None
+        started = self._dispatch()
+        mine = started.pop(0) if started else None
+        self._hand_out(started)
+        if not (self.running or self.runnable) or (mine and mine.deadline is not None):
+            self._state.notify()  # the end, or a deadline the supervisor must watch
+        return mine
 
     def _next_timeout(self) -> float:
         deadlines = [r.deadline for r in self.running.values() if r.deadline is not None]
@@ -149,7 +203,9 @@ class Scheduler:
             else:  # it ignored the cancel: give up on it, the thread is a daemon
                 run.status, run.success = "timeout", False
                 run.reason = f"{run.cancel_reason}; the agent did not stop and was abandoned"
+                self._abandoned += 1
                 self._complete(run)
+                self._hand_out(self._dispatch())
 
     # -- decisions ---------------------------------------------------------------------
 
@@ -204,9 +260,6 @@ class Scheduler:
             max_iterations=run.spec.max_iterations,
             spawned_by=run.spawned_by,
         )
-        if len(self._workers) < self.max_parallel:
-            self._add_worker()
-        self._jobs.put(run)
 
     def _previous(self, run: PhaseRun) -> Any:
         if self.sequential or run.spawned_by:
@@ -217,20 +270,10 @@ class Scheduler:
             return self.runs[run.needs[0]].output
         return {need: self.runs[need].output for need in run.needs}
 
-    def _add_worker(self) -> None:
-        def work() -> None:
-            while (job := self._jobs.get()) is not None:
-                self.runner.run(job)
-                self._done.put(job)
-
-        thread = threading.Thread(target=work, name=f"wfrun-worker-{len(self._workers)}")
-        thread.daemon = True  # an agent that ignores cancellation must not hang exit
-        thread.start()
-        self._workers.append(thread)
-
-    def _complete(self, run: PhaseRun) -> None:
+    def _complete(self, run: PhaseRun) -> bool:
+        """Record a finished phase; False for an abandoned phase reporting late."""
         if self.running.pop(run.name, None) is None:
-            return  # an abandoned phase reporting late
+            return False
         if run.cancelled.is_set() and run.cancel_reason.startswith("timed out"):
             run.status, run.success = "timeout", False
             run.reason = run.reason if "abandoned" in run.reason else run.cancel_reason
@@ -245,6 +288,7 @@ class Scheduler:
             self.sequence.extendleft(reversed(spawned))
         else:
             self.ready.extend(spawned)
+        return True
 
     def _spawn(self, run: PhaseRun) -> list[PhaseRun]:
         made: list[PhaseRun] = []
@@ -291,24 +335,23 @@ class Scheduler:
     # -- stopping ----------------------------------------------------------------------
 
     def cancel_running(self, reason: str) -> None:
-        for run in self.running.values():
-            run.cancel(reason)
+        with self._state:
+            self._stopping = True
+            for run in self.running.values():
+                run.cancel(reason)
 
     def drain(self, grace: float) -> None:
         """Wait (bounded) for cancelled phases to return, recording how they ended."""
         deadline = time.monotonic() + grace
-        while self.running and time.monotonic() < deadline:
-            try:
-                run = self._done.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            self.running.pop(run.name, None)
-            self._finished(run)
-        for run in self.running.values():
-            run.status, run.success = "cancelled", False
-            run.reason = "abandoned: it did not stop in time"
-            self._finished(run)
-        self.running.clear()
+        with self._state:
+            self._stopping = True
+            while self.running and (left := deadline - time.monotonic()) > 0:
+                self._state.wait(left)
+            for run in self.running.values():
+                run.status, run.success = "cancelled", False
+                run.reason = "abandoned: it did not stop in time"
+                self._finished(run)
+            self.running.clear()
 
     def _finished(self, run: PhaseRun) -> None:
         self.emit(
