@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Protocol
 
+import orjson
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Event:
@@ -28,12 +30,21 @@ class Event:
         return data
 
 
-_ENCODER = json.JSONEncoder(default=str)  # one instance: dumps(default=...) builds one per call
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
 def to_json(event: Event) -> str:
-    """One JSON line's text (no newline) for an event."""
-    return _ENCODER.encode(event.as_dict())
+    """One JSON line's text (no newline) for an event.
+
+    orjson, because the standard encoder was a third of a no-op phase's cost (it builds
+    its C encoder anew on every call); the standard one stays as the fallback for what
+    orjson refuses (integers beyond 64 bits).
+    """
+    data = event.as_dict()
+    try:
+        return orjson.dumps(data, default=str, option=_ORJSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(data, default=str)
 
 
 @functools.cache

@@ -103,16 +103,17 @@ class RecordSink:
                 if event.spawned_by:
                     self._phase(event.phase)["spawned_by"] = event.spawned_by
             case ev.PhaseFinished():
-                output_file = self._outputs / f"{event.phase}.txt"
-                if event.output:  # thousands of no-op phases should not mean thousands of files
-                    output_file.write_text(event.output, encoding="utf-8")
+                output = None  # thousands of no-op phases should not mean thousands of files
+                if event.output:
+                    output = f"{OUTPUTS_DIR}/{event.phase}.txt"
+                    (self.run_dir / output).write_text(event.output, encoding="utf-8")
                 self._phase(event.phase).update(
                     status=event.status,
                     success=event.success,
                     iterations=event.iterations,
                     seconds=event.seconds,
                     reason=event.reason,
-                    output=f"{OUTPUTS_DIR}/{output_file.name}" if event.output else None,
+                    output=output,
                 )
             case ev.PhaseSkipped():
                 self._phase(event.phase).update(status="skipped", reason=event.reason)
