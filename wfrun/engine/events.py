@@ -10,7 +10,7 @@ import functools
 import json
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar, Protocol
 
@@ -25,7 +25,7 @@ class Event:
     def as_dict(self) -> dict[str, Any]:
         # Shallow on purpose: dataclasses.asdict deep-copies and cost ~100 µs per event.
         data: dict[str, Any] = {"kind": self.kind}
-        for name in _field_names(type(self)):
+        for name in field_names(type(self)):
             data[name] = getattr(self, name)
         return data
 
@@ -48,7 +48,7 @@ def to_json(event: Event) -> str:
 
 
 @functools.cache
-def _field_names(cls: type[Event]) -> tuple[str, ...]:
+def field_names(cls: type[Event]) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
 
 
@@ -205,9 +205,16 @@ class Emitter:
     record is the one sink whose failure must end the run, so it is handled by `strict`.
     """
 
-    def __init__(self, sinks: Sequence[EventSink], *, strict: Sequence[EventSink] = ()) -> None:
+    def __init__(
+        self,
+        sinks: Sequence[EventSink],
+        *,
+        strict: Sequence[EventSink] = (),
+        redact: Callable[[Event], Event] | None = None,
+    ) -> None:
         self._sinks = list(sinks)
         self._strict = set(map(id, strict))
+        self._redact = redact  # masks secrets before any sink sees the event
         self._lock = threading.Lock()
         self._origin = time.monotonic()
 
@@ -216,6 +223,8 @@ class Emitter:
 
     def emit(self, event_type: type[Event], **fields: Any) -> Event:
         event = event_type(t=self.now(), **fields)
+        if self._redact is not None:
+            event = self._redact(event)
         with self._lock:
             for sink in tuple(self._sinks):
                 try:

@@ -24,6 +24,7 @@ from wfrun.engine import events as ev
 from wfrun.engine.journal import Journal
 from wfrun.engine.pool import ResourcePool
 from wfrun.engine.records import RecordSink, new_run_dir, now_iso
+from wfrun.engine.redact import Redactor
 from wfrun.engine.scheduler import Scheduler
 from wfrun.engine.turns import FAILED_STATES, TurnRunner
 from wfrun.planner import Plan, plan_workflow
@@ -62,19 +63,22 @@ def run_workflow(
     registry = with_plugins(registry or default_registry(), workflow.plugins, workflow.base_dir)
     environ = dict(os.environ if environ is None else environ)
     run_id, run_dir = new_run_dir(runs_dir or Path(C.RUNS_DIR), workflow.name)
+    redactor = Redactor.for_environ(workflow.secrets, environ)
     header = {
         "id": run_id,
         "workflow": workflow.name,
         "file": str(workflow.file),
         "execution": workflow.execution,
-        "params": dict(workflow.params),
+        "params": redactor.data(dict(workflow.params)),
         "plugins": list(workflow.plugins),
         "started_at": now_iso(),
         "max_parallel": max_parallel,
         "pid": os.getpid(),
     }
     record = RecordSink(run_dir, header=header)
-    emitter = ev.Emitter([record, *sinks], strict=[record])
+    emitter = ev.Emitter(
+        [record, *sinks], strict=[record], redact=redactor.event if redactor else None
+    )
     journal = Journal(run_dir)
     pool = ResourcePool(
         workflow, registry, run_dir=run_dir, environ=environ, emitter=emitter, journal=journal

@@ -16,6 +16,7 @@ from wfrun import constants as C
 Name = Annotated[str, StringConstraints(pattern=C.NAME_PATTERN)]
 Names = list[Name]
 MODULE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class _Strict(BaseModel):
@@ -100,6 +101,10 @@ class WorkflowDoc(_Strict):
     plugins: list[Annotated[str, StringConstraints(pattern=MODULE_PATTERN)]] = Field(
         default_factory=list,
         description="Python modules (beside the workflow, or installed) that register types",
+    )
+    secrets: list[Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]] = Field(
+        default_factory=list,
+        description="environment variables whose values wfrun shows and records only as ***",
     )
 
 

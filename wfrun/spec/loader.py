@@ -305,6 +305,7 @@ def _build(doc: WorkflowDoc, source: Source, base_dir: Path) -> Workflow:
         phases={name: _phase(name, p) for name, p in doc.phases.items()},
         templates={name: _phase(name, t) for name, t in doc.templates.items()},
         plugins=tuple(doc.plugins),
+        secrets=tuple(dict.fromkeys(doc.secrets)),
     )
 
 

@@ -70,6 +70,7 @@ class Workflow:
     phases: Mapping[str, Phase] = field(default_factory=dict)
     templates: Mapping[str, Phase] = field(default_factory=dict)
     plugins: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()  # environment variable names, never their values
 
     @property
     def base_dir(self) -> Path:
