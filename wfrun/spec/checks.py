@@ -179,10 +179,9 @@ class _Checker:
         graph: nx.DiGraph[str] = nx.DiGraph()
         for name, wanted in needs.items():
             graph.add_edges_from((name, need) for need in wanted if need in needs and need != name)
-        try:
-            edges = nx.find_cycle(graph)
-        except nx.NetworkXNoCycle:
+        if nx.is_directed_acyclic_graph(graph):  # linear; find_cycle is not, on big DAGs
             return
+        edges = nx.find_cycle(graph)
         ring = [edge[0] for edge in edges] + [edges[0][0]]
         first, second = edges[0][0], edges[0][1]
         where = self.source.at((section, first, "needs", needs[first].index(second)))
