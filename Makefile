@@ -19,6 +19,9 @@ test: $(STAMP)  ## lint, then every test
 	$(VENV)/bin/ruff format --check wfrun tests benchmarks
 	$(PY) -m pytest
 
+quick: $(STAMP)  ## every test but the slow seeds (what CI adds: `-m slow`)
+	$(PY) -m pytest -m "not slow"
+
 demo: $(STAMP)  ## validate the examples, plan one, then run hello
 	$(VENV)/bin/wfrun validate workflows/*.yaml workflows/*/workflow.yaml
 	$(VENV)/bin/wfrun plan workflows/exploit-and-patch/workflow.yaml
@@ -31,8 +34,9 @@ lint: $(STAMP)  ## ruff check and format
 bench: $(STAMP)  ## run the benchmarks (prints tables)
 	$(PY) benchmarks/planner_scale.py
 	$(PY) benchmarks/engine_overhead.py
+	$(PY) benchmarks/load_graph.py
 
 clean:  ## remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
-.PHONY: help install test demo lint bench clean
+.PHONY: help install test quick demo lint bench clean
