@@ -43,6 +43,9 @@ def search_first(folder: Path) -> Iterator[None]:
 
 def import_from(module_name: str, folder: Path) -> ModuleType:
     """Import `module_name`, preferring `folder`; raises ImportError like import does."""
+    cached = sys.modules.get(module_name)
+    if cached is not None and _lives_in(cached, folder):
+        return cached  # what import_module would return, minus a path search per phase
     top = module_name.partition(".")[0]
     with search_first(folder):
         local = importlib.machinery.PathFinder.find_spec(top, [str(folder)])
