@@ -54,6 +54,18 @@ class Diagnostic:
         }
 
 
+def brief(value: object, limit: int = 40) -> str:
+    """`repr(value)` for a message, cut after `limit` characters.
+
+    Messages quote what the user wrote; a 100,000-character name or value quoted whole
+    would bury the message (and the next ten thousand with it) in a terminal or CI log.
+    """
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]!r}… ({len(value):,} characters)"
+    text = repr(value)
+    return text if len(text) <= limit + 2 else f"{text[:limit]}… ({len(text):,} characters)"
+
+
 class WfrunError(Exception):
     """Base of every error wfrun raises on purpose."""
 

@@ -7,25 +7,77 @@ data ourselves, recording each key's and value's position by its path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from array import array
+from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from wfrun import constants as C
-from wfrun.errors import Diagnostic, Position, SpecError
+from wfrun.errors import Diagnostic, Position, SpecError, brief
 
 PathKey = tuple[str | int, ...]
 
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
+_INT_TAG = "tag:yaml.org,2002:int"
+_PLAIN_HINT = "wfrun reads plain YAML only"
 _SCALAR_TAGS = {
     f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")
 }
 
 
+_MAX_INT_CHARS = 100  # `1:2:3:...` is a YAML 1.1 base-60 int, built in quadratic time
+_NESTING_HINT = "a workflow needs only a few levels; look for an unclosed bracket"
+
+
+class _LimitError(Exception):
+    """A document over a limit, found while composing: refused before it costs more."""
+
+    def __init__(self, message: str, mark: yaml.Mark, hint: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+        self.hint = hint
+
+
 class _Loader(yaml.SafeLoader):
-    """Our own loader class, so nothing we do touches PyYAML's global SafeLoader."""
+    """Our own loader class, so nothing we do touches PyYAML's global SafeLoader.
+
+    It also counts while it composes: PyYAML's composer recurses once per level (deep
+    nesting ends in RecursionError after seconds of scanning), an alias inside the node
+    it names makes a cyclic graph that nothing downstream can walk, and every value
+    costs tens of microseconds, so a document over the limits is refused at the node
+    that crosses them, not after all of it was read.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._values = 0
+        self._enclosing: list[str | None] = []  # anchors of the collections being composed
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        self._values += 1
+        if self._values > C.MAX_NODES:
+            msg = f"the document has more than {C.MAX_NODES:,} values"
+            raise _LimitError(msg, event.start_mark, "split the workflow up")
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._enclosing:
+                msg = f"alias *{brief(event.anchor)[1:-1]} is inside the value it names"
+                hint = "YAML allows such recursive values; a workflow cannot use them"
+                raise _LimitError(msg, event.start_mark, hint)
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        if len(self._enclosing) > C.MAX_DEPTH:
+            msg = f"the document is nested more than {C.MAX_DEPTH} levels deep"
+            raise _LimitError(msg, event.start_mark, _NESTING_HINT)
+        if isinstance(event, yaml.ScalarEvent):
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        self._enclosing.append(event.anchor)
+        try:
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        finally:
+            self._enclosing.pop()
 
 
 @dataclass(frozen=True)
@@ -46,6 +98,7 @@ class Source:
     file: str
     data: Any
     positions: dict[PathKey, NodePos]
+    _columns: dict[PathKey, array[int]] = field(default_factory=dict, repr=False, compare=False)
 
     def node(self, path: PathKey) -> NodePos:
         """The position of the deepest known node on `path` (errors may point below it)."""
@@ -66,28 +119,37 @@ class Source:
         found = self.node(path)
         if not found.single_line or tuple(path) not in self.positions:
             return found.value
-        shift = _source_offset(found.raw, offset) + 1 if found.quoted else offset
+        shift = offset
+        if found.quoted:
+            path = tuple(path)
+            if path not in self._columns:  # once per string: a string may hold 10,000 errors
+                self._columns[path] = _source_columns(found.raw)
+            columns = self._columns[path]
+            shift = columns[min(offset, len(columns) - 1)] + 1
         return Position(found.value.file, found.value.line, found.value.col + shift)
 
 
-def _source_offset(raw: str, offset: int) -> int:
-    """Index in `raw` (a quoted scalar without its quotes) of the value's character `offset`.
+def _source_columns(raw: str) -> array[int]:
+    """For each character of a quoted scalar's value, its index in `raw` minus the quotes;
+    one more entry for the end of the value.
 
     `"\t"` is two characters in the file and one in the value; `'it''s'` likewise.
     """
     double = raw.startswith('"')
     inner = raw[1:-1]
     widths = {"x": 4, "u": 6, "U": 10}
-    index = count = 0
-    while index < len(inner) and count < offset:
+    columns = array("l")
+    index = 0
+    while index < len(inner):
+        columns.append(index)
         if double and inner[index] == "\\" and index + 1 < len(inner):
             index += widths.get(inner[index + 1], 2)
         elif not double and inner.startswith("''", index):
             index += 2
         else:
             index += 1
-        count += 1
-    return index
+    columns.append(min(index, len(inner)))
+    return columns
 
 
 def _short_tag(tag: str) -> str:
@@ -121,13 +183,10 @@ def parse_yaml(text: str, file: str) -> Source:
         raise SpecError([_reader_diagnostic(file, text, exc)]) from exc
     try:
         root = loader.get_single_node()
+    except _LimitError as exc:
+        raise SpecError([Diagnostic(_position(file, exc.mark), exc.message, exc.hint)]) from exc
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "invalid YAML"
-        msg = f"YAML syntax: {problem}"
-        if exc.context and exc.problem:
-            msg = f"YAML syntax: {problem} ({exc.context})"
-        raise SpecError([Diagnostic(_position(file, mark), msg)]) from exc
+        raise SpecError([_syntax_diagnostic(file, exc)]) from exc
     except yaml.reader.ReaderError as exc:
         raise SpecError([_reader_diagnostic(file, text, exc)]) from exc
     except yaml.YAMLError as exc:
@@ -139,9 +198,9 @@ def parse_yaml(text: str, file: str) -> Source:
         loader.dispose()
     if root is None:
         raise SpecError([Diagnostic(Position(file, 1, 1), "the file is empty")])
-    sizes = _expanded_sizes(root)
-    if sizes[id(root)] > C.MAX_NODES:  # an alias bomb: refuse before building anything
-        raise SpecError([_too_big(file, root, sizes)])
+    expanded = _expansion(root)
+    if _over(expanded[id(root)], top=True):  # an alias bomb: refuse before building anything
+        raise SpecError([_too_big(file, root, expanded)])
     builder = _Builder(file, loader, text)
     data = builder.build(root, (), 0)
     if builder.diagnostics:
@@ -149,38 +208,68 @@ def parse_yaml(text: str, file: str) -> Source:
     return Source(file, data, builder.positions)
 
 
-def _too_big(file: str, root: yaml.Node, sizes: dict[int, int]) -> Diagnostic:
-    """Point at the first top-level entry whose expansion is over the limit."""
-    where, what = root.start_mark, "the document"
+def _syntax_diagnostic(file: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    problem = exc.problem or exc.context or "invalid YAML"
+    msg = f"YAML syntax: {problem}"
+    if exc.context and exc.problem:
+        msg = f"YAML syntax: {problem} ({exc.context})"
+    if exc.problem == "second occurrence" and exc.context_mark is not None:
+        # PyYAML words it backwards: "second occurrence (found duplicate anchor 'a'; ...)"
+        anchor = (exc.context or "").removeprefix("found duplicate anchor ").split(";")[0]
+        msg = f"YAML syntax: duplicate anchor {anchor}"
+        hint = f"it is first defined on line {exc.context_mark.line + 1}; rename one of them"
+        return Diagnostic(_position(file, mark), _cut(msg), hint)
+    return Diagnostic(_position(file, mark), _cut(msg))
+
+
+def _cut(message: str, limit: int = 200) -> str:
+    """PyYAML quotes tokens, anchors and tags whole; a 100,000-character one is no help."""
+    return message if len(message) <= limit else f"{message[: limit - 1]}…"
+
+
+def _over(expansion: tuple[int, int], *, top: bool = False) -> bool:
+    size, height = expansion
+    return size > C.MAX_NODES or height - top > C.MAX_DEPTH
+
+
+def _too_big(file: str, root: yaml.Node, expanded: dict[int, tuple[int, int]]) -> Diagnostic:
+    """Point at the first top-level entry whose expansion is over a limit."""
+    where, what, expansion = root.start_mark, "the document", expanded[id(root)]
     if isinstance(root, yaml.MappingNode):
         for key, value in root.value:
-            if sizes[id(value)] > C.MAX_NODES:
-                where, what = key.start_mark, f"{key.value!r}"
+            if _over(expanded[id(value)]):
+                where, what, expansion = key.start_mark, brief(key.value), expanded[id(value)]
                 break
+    hint = "are aliases (*name) repeated inside each other?"
     msg = f"{what} expands to more than {C.MAX_NODES:,} values"
-    return Diagnostic(
-        _position(file, where), msg, "are aliases (*name) repeated inside each other?"
-    )
+    if expansion[0] <= C.MAX_NODES:
+        hint = "an alias (*name) puts its whole value where it is used"
+        msg = f"{what} is nested more than {C.MAX_DEPTH} levels deep once aliases are expanded"
+    return Diagnostic(_position(file, where), msg, hint)
 
 
-def _expanded_sizes(root: yaml.Node) -> dict[int, int]:
-    """How many values each node holds once aliases are expanded, in O(distinct nodes).
+def _expansion(root: yaml.Node) -> dict[int, tuple[int, int]]:
+    """(values, levels) each node holds once aliases are expanded, in O(distinct nodes).
 
-    An alias is the same node object reached twice, so sizes are memoised by identity.
+    An alias is the same node object reached twice, so results are memoised by identity;
+    the composer has refused cycles, so every walk ends.
     """
-    sizes: dict[int, int] = {}
+    found: dict[int, tuple[int, int]] = {}
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
-        if id(node) in sizes:
+        if id(node) in found:
             continue
         children = _children(node)
         if children_done or not children:
-            sizes[id(node)] = 1 + sum(sizes.get(id(child), 1) for child in children)
+            below = [found[id(child)] for child in children]
+            size = 1 + sum(size for size, _ in below)
+            found[id(node)] = (size, 1 + max((height for _, height in below), default=0))
             continue
         stack.append((node, True))
-        stack.extend((child, False) for child in children if id(child) not in sizes)
-    return sizes
+        stack.extend((child, False) for child in children if id(child) not in found)
+    return found
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -212,9 +301,10 @@ class _Builder:
                 msg = f"the document expands to more than {C.MAX_NODES:,} values"
                 self._error(node, msg, "are aliases (*name) repeated inside each other?")
             return None
-        if depth > C.MAX_DEPTH:
+        if depth > C.MAX_DEPTH:  # only aliases get here: the composer counted the rest
             if not self.diagnostics:
-                self._error(node, f"the document is nested more than {C.MAX_DEPTH} levels deep")
+                msg = f"the document is nested more than {C.MAX_DEPTH} levels deep"
+                self._error(node, msg, "an alias (*name) puts its whole value where it is used")
             return None
         position = _position(self.file, node.start_mark)
         if path not in self.positions:
@@ -223,21 +313,16 @@ class _Builder:
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ_TAG:
-                self._error(
-                    node,
-                    f"tag {_short_tag(node.tag)!r} is not allowed",
-                    "wfrun reads plain YAML only",
-                )
-                return None
+                return self._refuse_tag(node)
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         return self._scalar(node, path)
 
+    def _refuse_tag(self, node: yaml.Node) -> None:
+        self._error(node, f"tag {brief(_short_tag(node.tag))} is not allowed", _PLAIN_HINT)
+
     def _scalar(self, node: yaml.Node, path: PathKey) -> Any:
         if node.tag not in _SCALAR_TAGS:
-            self._error(
-                node, f"tag {_short_tag(node.tag)!r} is not allowed", "wfrun reads plain YAML only"
-            )
-            return None
+            return self._refuse_tag(node)
         start, end = node.start_mark, node.end_mark
         quoted = node.style in ("'", '"')
         self.positions[path] = NodePos(
@@ -247,23 +332,31 @@ class _Builder:
             single_line=start.line == end.line and node.style not in ("|", ">"),
             raw=self.text[start.index : end.index] if quoted else "",
         )
+        kind = node.tag.rsplit(":", 1)[-1]
+        hint = f"write a valid {kind}, or quote the value to make it text"
+        if node.tag == _INT_TAG and len(node.value) > _MAX_INT_CHARS:
+            msg = f"{brief(node.value)} is too long to be a number"
+            self._error(node, msg, "quote it to make it text")
+            return None
         try:
             return self.loader.construct_object(node, deep=True)
-        except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
-            self._error(node, f"cannot read {node.value!r} as {node.tag.rsplit(':', 1)[-1]}: {exc}")
-            return None
+        except (ValueError, OverflowError) as exc:  # a date out of range, say
+            self._error(node, _cut(f"cannot read {brief(node.value)} as {kind}: {exc}"), hint)
+        except (yaml.YAMLError, TypeError, LookupError, AttributeError):
+            # PyYAML's constructors trust that the resolver's pattern matched; an explicit
+            # tag (`!!int ""`, `!!bool x`) skips the pattern, and they fail any which way.
+            self._error(node, f"cannot read {brief(node.value)} as {kind}", hint)
+        return None
 
     def _mapping(self, node: yaml.MappingNode, path: PathKey, depth: int) -> dict[str, Any]:
         if node.tag != _MAP_TAG:
-            self._error(
-                node, f"tag {_short_tag(node.tag)!r} is not allowed", "wfrun reads plain YAML only"
-            )
+            self._refuse_tag(node)
             return {}
         own = {id(key) for key, _ in node.value}  # merged-in keys may be overridden
         try:
             self.loader.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
         except yaml.YAMLError as exc:
-            self._error(node, f"YAML merge: {getattr(exc, 'problem', exc)}")
+            self._error(node, _cut(f"YAML merge: {getattr(exc, 'problem', exc)}"))
             return {}
         result: dict[str, Any] = {}
         first_seen: dict[str, yaml.Node] = {}
@@ -276,7 +369,7 @@ class _Builder:
                 line = first_seen[key].start_mark.line + 1
                 self._error(
                     key_node,
-                    f"duplicate key {key!r}",
+                    f"duplicate key {brief(key)}",
                     f"it is first defined on line {line}; YAML would silently keep only the last",
                 )
             first_seen[key] = key_node
