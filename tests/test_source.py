@@ -283,6 +283,19 @@ def test_a_control_character_is_a_located_error_not_a_crash(tmp_path: Path, char
     ]
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r", "\x85", "\u2028"])
+def test_a_control_character_is_placed_on_the_line_yaml_counts(newline: str) -> None:
+    """Regression: lines were counted by '\\n' only, while PyYAML's marks (used by every
+    other message) also end a line at NEL, LS, PS and a lone CR."""
+    assert _errors(f"a: 1{newline}b: x\x1fy\n") == [
+        (
+            "f.yaml:2:5",
+            "character '\\x1f' is not allowed in YAML",
+            'remove it, or write it as an escape inside double quotes, e.g. "\\x1b"',
+        )
+    ]
+
+
 def test_a_control_character_exits_2_not_3(wfrun_project) -> None:
     project = wfrun_project({"flow.yaml": b"version: 1\ndescription: a\x00b\nphases: {}\n"})
     outcome = project.run("validate", "flow.yaml")

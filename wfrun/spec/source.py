@@ -7,6 +7,7 @@ data ourselves, recording each key's and value's position by its path.
 
 from __future__ import annotations
 
+import re
 from array import array
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,7 @@ _SCALAR_TAGS = {
 
 
 _MAX_INT_CHARS = 100  # `1:2:3:...` is a YAML 1.1 base-60 int, built in quadratic time
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 _NESTING_HINT = "a workflow needs only a few levels; look for an unclosed bracket"
 
 
@@ -164,8 +166,11 @@ def _position(file: str, mark: yaml.Mark | None) -> Position:
 
 
 def _reader_diagnostic(file: str, text: str, exc: yaml.reader.ReaderError) -> Diagnostic:
-    before = text[: exc.position]
-    where = Position(file, before.count("\n") + 1, exc.position - before.rfind("\n"))
+    """The reader gives an offset, not a mark: count lines as PyYAML's marks do elsewhere
+    (NEL, LS, PS and a lone CR end a line too), so all positions agree."""
+    breaks = list(_LINE_BREAK.finditer(text, 0, exc.position))
+    line_start = breaks[-1].end() if breaks else 0
+    where = Position(file, len(breaks) + 1, exc.position - line_start + 1)
     msg = f"character {chr(exc.character)!r} is not allowed in YAML"
     hint = 'remove it, or write it as an escape inside double quotes, e.g. "\\x1b"'
     return Diagnostic(where, msg, hint)
