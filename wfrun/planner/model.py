@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 from wfrun.spec.model import Execution
 
@@ -32,9 +32,12 @@ class Step:
     live: int  # resources live during this point
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Lifetime:
-    """When one resource lives: from just before `acquire` to just after `release`."""
+class Lifetime(NamedTuple):
+    """When one resource lives: from just before `acquire` to just after `release`.
+
+    A NamedTuple rather than a frozen dataclass: there is one per acquired resource
+    (10^4 in a 10^5-phase plan), and it builds several times faster.
+    """
 
     name: str
     type: str

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from itertools import accumulate, chain, compress, count
-from operator import attrgetter
+from itertools import accumulate, chain, compress, count, repeat
+from operator import attrgetter, sub
+from typing import TypeVar
 
 from wfrun.planner.model import Columns, Lifetime, Plan, TemplatePlan
 from wfrun.planner.sets import ResourceIndex, phase_order
@@ -37,6 +38,7 @@ class _Spawns:
     """Templates reachable through `may_spawn`, and the resources they could use."""
 
     def __init__(self, workflow: Workflow, index: ResourceIndex) -> None:
+        self.index = index
         self.templates = workflow.templates
         self.sets = {name: index.resource_set(t) for name, t in self.templates.items()}
         self._memo: dict[tuple[str, ...], tuple[tuple[str, ...], frozenset[str]]] = {}
@@ -62,80 +64,47 @@ class _Spawns:
 def plan_workflow(workflow: Workflow) -> Plan:
     """Plan `workflow`: O(P log P + sum of resource-set sizes), no I/O, deterministic.
 
-    The loader guarantees every name resolves and no `needs` cycle exists. The loop over
-    phases is the hot path (10^5 phases in well under a second): plain dicts and lists,
-    no per-phase objects or sorting, no per-resource use lists (`Plan.uses` builds those
+    The loader guarantees every name resolves and no `needs` cycle exists. The passes
+    over phases are the hot path (10^5 phases in well under a second): C-level maps where
+    they can be, one plain loop where they cannot, no per-phase objects beyond each
+    phase's closed set, no sorting, no per-resource use lists (`Plan.uses` builds those
     on demand, for display).
     """
     index = ResourceIndex(workflow)
-    order = phase_order(workflow)
+    order, listed = _points(workflow)
     points = len(order)
-    listed = list(map(workflow.phases.__getitem__, order))
-    sets = list(map(index.closed, listed))
-    first: dict[str, int] = {}
-    last: dict[str, int] = {}
-    for i, own in enumerate(sets):
-        for r in own:
-            if r not in first:
-                first[r] = i
-            last[r] = i
-
-    spawns = _Spawns(workflow, index)
-    holds = sets.copy()
-    reaches: list[tuple[str, ...]] = [()] * points
-    spawn_uses: defaultdict[str, list[int]] = defaultdict(list)
-    spawned_by: defaultdict[str, list[str]] = defaultdict(list)
-    for i in compress(count(), map(attrgetter("may_spawn"), listed)):
-        reach, union = spawns.of(listed[i].may_spawn)
-        reaches[i] = reach
-        for template in reach:
-            spawned_by[template].append(order[i])
-        for r in union:  # all of it, even what the phase uses itself: see the rule above
-            spawn_uses[r].append(i)
-        extra = union.difference(sets[i])
-        if extra:
-            holds[i] = sets[i] + tuple(extra)
-    for r, spawners in spawn_uses.items():
-        # sequential: used at the spawner's point; graph: held to the end of the run
-        first[r] = min(first.get(r, points), spawners[0])
-        end = points - 1 if workflow.execution == "graph" else spawners[-1]
-        last[r] = max(last.get(r, -1), end)
-
-    acquired = index.ordered(first)
-    starts: list[tuple[str, ...]] = [()] * points
-    stops: list[tuple[str, ...]] = [()] * points
-    delta = [0] * (points + 1)
-    for point, group in _group(acquired, first).items():
-        starts[point] = group
-        delta[point] += len(group)
-    for point, group in _group(acquired[::-1], last).items():
-        stops[point] = group
-        delta[point + 1] -= len(group)
-    live = tuple(accumulate(delta[:points]))
-
+    named, sets = index.phase_sets(listed)
+    first, last = _first_last(named)
+    directly = set(first)  # resources some listed phase names itself
+    _cover_needs(workflow, index.start, first, last)
+    spawning = _Spawning(workflow, index, order, listed, sets)
+    spawning.stretch(first, last)
+    acquired = tuple(r for r in index.start if r in first)
+    starts = _at(points, acquired, first)
+    stops = _at(points, acquired[::-1], last)
+    live = tuple(accumulate(map(sub, map(len, starts), map(len, chain(((),), stops)))))
     rank = index.rank
     return Plan(
         workflow=workflow.name,
         execution=workflow.execution,
         order=order,
-        resources=_lifetimes(
-            workflow, index, listed, acquired, first, last, spawns, spawn_uses, spawned_by
-        ),
+        resources=_lifetimes(workflow, spawning, directly, acquired, first, last),
         unused=tuple(r for r in index.start if r not in first),
-        templates=_templates(workflow, index, spawns, spawned_by),
+        templates=_templates(workflow, index, spawning),
         start_order=acquired,
         stop_order=acquired[::-1],
         rank=rank,
         declared=len(rank),
         peak=max(live, default=0),
         lower_bound=_largest(sets),
-        units_held=sum(last[r] - first[r] + 1 for r in acquired),
+        units_held=sum(map(sub, map(last.__getitem__, acquired), map(first.__getitem__, acquired)))
+        + len(acquired),
         units_whole_run=len(rank) * points,
         columns=Columns(
             needs=tuple(map(attrgetter("needs"), listed)),
             sets=tuple(sets),
-            holds=tuple(holds),
-            spawns=tuple(reaches),
+            holds=tuple(spawning.holds) if spawning.reaches else tuple(sets),
+            spawns=tuple(spawning.reaches) if spawning.reaches else ((),) * points,
             starts=tuple(starts),
             stops=tuple(stops),
             live=live,
@@ -143,31 +112,131 @@ def plan_workflow(workflow: Workflow) -> Plan:
     )
 
 
-def _largest(sets: Iterable[tuple[str, ...]]) -> int:
-    """The largest set's size. Sets may repeat names; a length bounds the size, so most
-    never need deduplicating."""
+def _points(workflow: Workflow) -> tuple[tuple[str, ...], list[Phase]]:
+    """The phase order, and the listed phases in it (sequential: as declared, no lookups)."""
+    phases = workflow.phases
+    order = phase_order(workflow)
+    if workflow.execution != "graph":
+        return order, list(phases.values())
+    return order, list(map(phases.__getitem__, order))
+
+
+def _first_last(sets: Iterable[tuple[str, ...]]) -> tuple[dict[str, int], dict[str, int]]:
+    """The first and last point whose set holds each name: one pass, the floor's loop."""
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    for i, own in enumerate(sets):
+        for r in own:
+            if r not in first:
+                first[r] = i
+            last[r] = i
+    return first, last
+
+
+def _cover_needs(
+    workflow: Workflow, start: tuple[str, ...], first: dict[str, int], last: dict[str, int]
+) -> None:
+    """Stretch the intervals of what phases name over everything they need.
+
+    A closed set holds r exactly when its phase names r or something that needs r, so
+    r's closed interval spans its named one and those of its dependents. Walking start
+    order backwards settles every dependent before what it needs: O(R + needs edges),
+    instead of a pass over each phase's whole closed set.
+    """
+    resources = workflow.resources
+    for r in reversed(start):
+        needs = resources[r].needs
+        if needs and r in first:
+            begin = first[r]
+            end = last[r]
+            for needed in needs:
+                if first.get(needed, begin) >= begin:
+                    first[needed] = begin
+                if last.get(needed, end) <= end:
+                    last[needed] = end
+
+
+class _Spawning:
+    """What the listed phases may spawn: their holds, and the spawn rule's uses.
+
+    Few phases spawn, so everything here is O(spawners x what they may spawn), after
+    one C-level pass to find the spawners.
+    """
+
+    def __init__(
+        self,
+        workflow: Workflow,
+        index: ResourceIndex,
+        order: tuple[str, ...],
+        listed: list[Phase],
+        sets: list[tuple[str, ...]],
+    ) -> None:
+        self.spawns = spawns = _Spawns(workflow, index)
+        self.graph = workflow.execution == "graph"
+        self.points = len(order)
+        self.holds = sets  # a copy once some phase spawns
+        self.reaches: list[tuple[str, ...]] = []  # per point, once some phase spawns
+        self.uses: defaultdict[str, list[int]] = defaultdict(list)  # resource -> spawners
+        self.spawned_by: defaultdict[str, list[str]] = defaultdict(list)
+        for i in compress(count(), map(attrgetter("may_spawn"), listed)):
+            if not self.reaches:
+                self.holds = sets.copy()
+                self.reaches = [()] * self.points
+            reach, union = spawns.of(listed[i].may_spawn)
+            self.reaches[i] = reach
+            for template in reach:
+                self.spawned_by[template].append(order[i])
+            for r in union:  # all of it, even what the phase uses itself: see the rule above
+                self.uses[r].append(i)
+            extra = union.difference(sets[i])
+            if extra:
+                self.holds[i] = sets[i] + tuple(extra)
+
+    def stretch(self, first: dict[str, int], last: dict[str, int]) -> None:
+        """Count spawnable resources as used (see the rule in the module docstring)."""
+        for r, spawners in self.uses.items():
+            # sequential: used at the spawner's point; graph: held to the end of the run
+            first[r] = min(first.get(r, self.points), spawners[0])
+            end = self.points - 1 if self.graph else spawners[-1]
+            last[r] = max(last.get(r, -1), end)
+
+
+def _at(points: int, names: Iterable[str], point: Mapping[str, int]) -> list[tuple[str, ...]]:
+    """Per point, the `names` whose `point` it is, in the order of `names`."""
+    groups: dict[int, list[str]] = {}
+    for name in names:
+        p = point[name]
+        if p in groups:
+            groups[p].append(name)
+        else:
+            groups[p] = [name]
+    column: list[tuple[str, ...]] = [()] * points
+    for p, group in groups.items():
+        column[p] = tuple(group)
+    return column
+
+
+def _largest(sets: list[tuple[str, ...]]) -> int:
+    """The largest set's size, without deduplicating every set.
+
+    Sets may repeat names, so a length only bounds a size: going down the distinct
+    lengths, only the sets of a length above the best size so far are deduplicated.
+    """
+    lengths = list(map(len, sets))
     best = 0
-    for own in sets:
-        if len(own) > best:
-            best = max(best, len(set(own)))
+    for length in sorted(set(lengths), reverse=True):
+        if length <= best:
+            break
+        sizes = map(len, map(set, compress(sets, map(length.__eq__, lengths))))
+        best = max(chain((best,), sizes))
     return best
 
 
-def _group(names: Iterable[str], point: Mapping[str, int]) -> dict[int, tuple[str, ...]]:
-    """Names grouped by point, each group keeping the order of `names`."""
-    groups: defaultdict[int, list[str]] = defaultdict(list)
-    for name in names:
-        groups[point[name]].append(name)
-    return {p: tuple(group) for p, group in groups.items()}
-
-
 def _templates(
-    workflow: Workflow,
-    index: ResourceIndex,
-    spawns: _Spawns,
-    spawned_by: Mapping[str, list[str]],
+    workflow: Workflow, index: ResourceIndex, spawning: _Spawning
 ) -> dict[str, TemplatePlan]:
     """One `TemplatePlan` per declared template, spawnable or not (the ledger needs all)."""
+    spawns = spawning.spawns
     plans: dict[str, TemplatePlan] = {}
     for name, template in workflow.templates.items():
         reach, union = spawns.of(template.may_spawn)
@@ -177,68 +246,57 @@ def _templates(
             resources=own,
             spawns=reach,
             holds=index.ordered(union.union(own)),
-            spawned_by=tuple(spawned_by.get(name, ())),
+            spawned_by=tuple(spawning.spawned_by.get(name, ())),
         )
     return plans
 
 
 def _lifetimes(
     workflow: Workflow,
-    index: ResourceIndex,
-    listed: list[Phase],
+    spawning: _Spawning,
+    directly: set[str],
     acquired: tuple[str, ...],
     first: Mapping[str, int],
     last: Mapping[str, int],
-    spawns: _Spawns,
-    spawn_uses: Mapping[str, list[int]],
-    spawned_by: Mapping[str, list[str]],
 ) -> dict[str, Lifetime]:
-    """One `Lifetime` per acquired resource, in start order."""
+    """One `Lifetime` per acquired resource, in start order, built column by column.
+
+    `directly`: what listed phases name themselves; a resource that neither they nor a
+    spawnable template names lives only for the resources that need it.
+    """
     resources = workflow.resources
     needed_by: defaultdict[str, list[str]] = defaultdict(list)
     for r in acquired:
         for needed in resources[r].needs:
             needed_by[needed].append(r)
-    spawnable = [t for t in spawns.templates if t in spawned_by]  # declaration order
+    spawns = spawning.spawns
+    spawnable = [t for t in spawns.templates if t in spawning.spawned_by]  # declared order
     by_templates: defaultdict[str, list[str]] = defaultdict(list)
     for name in spawnable:
+        template = spawns.templates[name]
+        directly = directly.union(template.resources, spawns.index.agent_part(template.agents))
         for r in spawns.sets[name]:
             by_templates[r].append(name)
-    named = (
-        _named_directly(index, set(needed_by), listed, [spawns.templates[t] for t in spawnable])
-        if needed_by
-        else set()
+    only_for_needs = {r for r in needed_by if r not in directly}
+    declared = list(map(resources.__getitem__, acquired))
+    columns = zip(
+        acquired,
+        map(attrgetter("type"), declared),
+        map(first.__getitem__, acquired),
+        map(last.__getitem__, acquired),
+        map(_tuples(spawning.uses).get, acquired, repeat(())),
+        map(_tuples(by_templates).get, acquired, repeat(())),
+        map(attrgetter("needs"), declared),
+        map(_tuples(needed_by).get, acquired, repeat(())),
+        map(only_for_needs.__contains__, acquired),
+        strict=True,
     )
-    lifetimes: dict[str, Lifetime] = {}
-    for r in acquired:
-        resource = resources[r]
-        dependents = needed_by.get(r)
-        lifetimes[r] = Lifetime(
-            name=r,
-            type=resource.type,
-            acquire=first[r],
-            release=last[r],
-            spawn_uses=tuple(spawn_uses[r]) if r in spawn_uses else (),
-            templates=tuple(by_templates[r]) if r in by_templates else (),
-            needs=resource.needs,
-            needed_by=tuple(dependents) if dependents else (),
-            only_for_needs=bool(dependents) and r not in named,
-        )
-    return lifetimes
+    return dict(zip(acquired, map(Lifetime._make, columns), strict=True))
 
 
-def _named_directly(
-    index: ResourceIndex, candidates: set[str], *groups: Iterable[Phase]
-) -> set[str]:
-    """The `candidates` some phase or template asks for itself, not only through `needs`.
+_T = TypeVar("_T")
 
-    Intersecting with the candidates (few) rather than collecting every name (10^5 x 5)
-    is several times cheaper.
-    """
-    named: set[str] = set()
-    for group in groups:
-        phases = list(group)
-        named |= candidates.intersection(chain.from_iterable(map(attrgetter("resources"), phases)))
-        for agents in set(map(attrgetter("agents"), phases)):
-            named |= candidates.intersection(index.agent_part(agents))
-    return named
+
+def _tuples(lists: Mapping[str, list[_T]]) -> dict[str, tuple[_T, ...]]:
+    """The same lists, as tuples (the few resources that have any)."""
+    return {key: tuple(value) for key, value in lists.items()}
