@@ -15,6 +15,7 @@ DEFAULT_MAX_PARALLEL = 4
 # Limits that keep hostile input from hanging or exhausting the loader.
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 100_000  # after alias expansion: stops "billion laughs"
+MAX_EXPANDED_CHARS = 4 * MAX_FILE_BYTES  # of strings, after alias expansion
 MAX_DEPTH = 64
 MAX_EXPRESSION_CHARS = 2_000
 MAX_EXPRESSION_DEPTH = 32

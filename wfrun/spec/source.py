@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from array import array
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -203,9 +203,9 @@ def parse_yaml(text: str, file: str) -> Source:
         loader.dispose()
     if root is None:
         raise SpecError([Diagnostic(Position(file, 1, 1), "the file is empty")])
-    expanded = _expansion(root)
-    if _over(expanded[id(root)], top=True):  # an alias bomb: refuse before building anything
-        raise SpecError([_too_big(file, root, expanded)])
+    too_big = _too_big(file, root, _expansion(root))
+    if too_big is not None:  # an alias bomb: refuse before building anything
+        raise SpecError([too_big])
     builder = _Builder(file, loader, text)
     data = builder.build(root, (), 0)
     if builder.diagnostics:
@@ -233,34 +233,56 @@ def _cut(message: str, limit: int = 200) -> str:
     return message if len(message) <= limit else f"{message[: limit - 1]}…"
 
 
-def _over(expansion: tuple[int, int], *, top: bool = False) -> bool:
-    size, height = expansion
-    return size > C.MAX_NODES or height - top > C.MAX_DEPTH
+class _Expansion(NamedTuple):
+    """What a node holds once aliases are expanded."""
+
+    values: int
+    levels: int
+    chars: int  # of its scalars: an alias of a long string copies it at every use
 
 
-def _too_big(file: str, root: yaml.Node, expanded: dict[int, tuple[int, int]]) -> Diagnostic:
-    """Point at the first top-level entry whose expansion is over a limit."""
-    where, what, expansion = root.start_mark, "the document", expanded[id(root)]
+def _over(found: _Expansion, *, top: bool = False) -> tuple[str, str] | None:
+    """(what is over a limit, hint), or None; the root's own level does not count."""
+    if found.values > C.MAX_NODES:
+        return (
+            f"expands to more than {C.MAX_NODES:,} values",
+            "are aliases (*name) repeated inside each other?",
+        )
+    if found.chars > C.MAX_EXPANDED_CHARS:
+        return (
+            f"expands to more than {C.MAX_EXPANDED_CHARS:,} characters",
+            "is a long string used through many aliases (*name)?",
+        )
+    if found.levels - top > C.MAX_DEPTH:
+        return (
+            f"is nested more than {C.MAX_DEPTH} levels deep once aliases are expanded",
+            "an alias (*name) puts its whole value where it is used",
+        )
+    return None
+
+
+def _too_big(file: str, root: yaml.Node, expanded: dict[int, _Expansion]) -> Diagnostic | None:
+    """None if the document is within the limits, else a diagnostic at the first
+    top-level entry over one."""
+    problem = _over(expanded[id(root)], top=True)
+    if problem is None:
+        return None
+    where, what = root.start_mark, "the document"
     if isinstance(root, yaml.MappingNode):
         for key, value in root.value:
-            if _over(expanded[id(value)]):
-                where, what, expansion = key.start_mark, brief(key.value), expanded[id(value)]
+            if (own := _over(expanded[id(value)])) is not None:
+                where, what, problem = key.start_mark, brief(key.value), own
                 break
-    hint = "are aliases (*name) repeated inside each other?"
-    msg = f"{what} expands to more than {C.MAX_NODES:,} values"
-    if expansion[0] <= C.MAX_NODES:
-        hint = "an alias (*name) puts its whole value where it is used"
-        msg = f"{what} is nested more than {C.MAX_DEPTH} levels deep once aliases are expanded"
-    return Diagnostic(_position(file, where), msg, hint)
+    return Diagnostic(_position(file, where), f"{what} {problem[0]}", problem[1])
 
 
-def _expansion(root: yaml.Node) -> dict[int, tuple[int, int]]:
-    """(values, levels) each node holds once aliases are expanded, in O(distinct nodes).
+def _expansion(root: yaml.Node) -> dict[int, _Expansion]:
+    """What each node holds once aliases are expanded, in O(distinct nodes).
 
     An alias is the same node object reached twice, so results are memoised by identity;
     the composer has refused cycles, so every walk ends.
     """
-    found: dict[int, tuple[int, int]] = {}
+    found: dict[int, _Expansion] = {}
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
@@ -269,8 +291,11 @@ def _expansion(root: yaml.Node) -> dict[int, tuple[int, int]]:
         children = _children(node)
         if children_done or not children:
             below = [found[id(child)] for child in children]
-            size = 1 + sum(size for size, _ in below)
-            found[id(node)] = (size, 1 + max((height for _, height in below), default=0))
+            found[id(node)] = _Expansion(
+                1 + sum(e.values for e in below),
+                1 + max((e.levels for e in below), default=0),
+                sum(e.chars for e in below) if children else len(str(node.value)),
+            )
             continue
         stack.append((node, True))
         stack.extend((child, False) for child in children if id(child) not in found)
@@ -295,6 +320,7 @@ class _Builder:
         self.positions: dict[PathKey, NodePos] = {}
         self.diagnostics: list[Diagnostic] = []
         self.nodes = 0
+        self._raws: dict[int, str] = {}
 
     def _error(self, node: yaml.Node, message: str, hint: str = "") -> None:
         self.diagnostics.append(Diagnostic(_position(self.file, node.start_mark), message, hint))
@@ -322,6 +348,12 @@ class _Builder:
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
         return self._scalar(node, path)
 
+    def _raw(self, node: yaml.Node) -> str:
+        """The source text of a quoted scalar, sliced once however many aliases use it."""
+        if id(node) not in self._raws:
+            self._raws[id(node)] = self.text[node.start_mark.index : node.end_mark.index]
+        return self._raws[id(node)]
+
     def _refuse_tag(self, node: yaml.Node) -> None:
         self._error(node, f"tag {brief(_short_tag(node.tag))} is not allowed", _PLAIN_HINT)
 
@@ -335,7 +367,7 @@ class _Builder:
             self.positions[path].key,
             quoted=quoted,
             single_line=start.line == end.line and node.style not in ("|", ">"),
-            raw=self.text[start.index : end.index] if quoted else "",
+            raw=self._raw(node) if quoted else "",
         )
         kind = node.tag.rsplit(":", 1)[-1]
         hint = f"write a valid {kind}, or quote the value to make it text"
