@@ -46,6 +46,9 @@ class Reacquire:
         return bool(self.resources)
 
 
+_NOTHING = Release()
+
+
 class LedgerError(RuntimeError):
     """The engine reported an impossible event: a bug in the engine, never a user error."""
 
@@ -76,11 +79,29 @@ class Ledger:
 
     def finished(self, phase: str) -> Release:
         """`phase` is done (whatever its outcome): release what nobody else holds."""
-        return self._drop(phase)
+        holds = self._pending.pop(phase, None)
+        if holds is None:
+            state = "already reported" if phase in self._done else "not a phase of this run"
+            msg = f"phase {phase!r} is {state}"
+            raise LedgerError(msg)
+        self._done.add(phase)
+        count = self._count
+        out: list[str] = []
+        for r in holds:
+            left = count[r] - 1
+            count[r] = left
+            if not left:
+                out.append(r)
+        if not out:
+            return _NOTHING  # most events release nothing: no new object
+        if len(out) > 1:  # dependents first: their rank is higher
+            out.sort(key=self._rank, reverse=True)
+        self._released.update(out)
+        return Release(tuple(out))
 
     def skipped(self, phase: str) -> Release:
         """`phase` will never run (its `if:` was false, or an ancestor failed)."""
-        return self._drop(phase)
+        return self.finished(phase)
 
     def spawned(self, template: str, as_phase: str, spawner: str) -> Reacquire:
         """`spawner` added phase `as_phase` from `template`; it holds the template's set."""
@@ -104,27 +125,6 @@ class Ledger:
         self._released.difference_update(again)
         self._pending[as_phase] = holds
         return Reacquire(tuple(again))
-
-    def _drop(self, phase: str) -> Release:
-        holds = self._pending.pop(phase, None)
-        if holds is None:
-            state = "already reported" if phase in self._done else "not a phase of this run"
-            msg = f"phase {phase!r} is {state}"
-            raise LedgerError(msg)
-        self._done.add(phase)
-        count = self._count
-        out: list[str] = []
-        for r in holds:
-            left = count[r] - 1
-            count[r] = left
-            if not left:
-                out.append(r)
-        if not out:
-            return Release()
-        if len(out) > 1:  # dependents first: their rank is higher
-            out.sort(key=self._rank, reverse=True)
-        self._released.update(out)
-        return Release(tuple(out))
 
     def holders(self, resource: str) -> int:
         """Pending phases holding `resource` (0: released, or never acquired)."""

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from itertools import accumulate, chain, compress, count, repeat
+from itertools import accumulate, compress, count, repeat
 from operator import attrgetter, sub
 from typing import TypeVar
 
 from wfrun.planner.model import Columns, Lifetime, Plan, TemplatePlan
-from wfrun.planner.sets import ResourceIndex, phase_order
+from wfrun.planner.sets import ResourceIndex, phase_points
 from wfrun.spec.model import Phase, Workflow
 
 
@@ -71,7 +71,7 @@ def plan_workflow(workflow: Workflow) -> Plan:
     on demand, for display).
     """
     index = ResourceIndex(workflow)
-    order, listed = _points(workflow)
+    order, listed, needs = phase_points(workflow)
     points = len(order)
     named, sets = index.phase_sets(listed)
     first, last = _first_last(named)
@@ -80,9 +80,10 @@ def plan_workflow(workflow: Workflow) -> Plan:
     spawning = _Spawning(workflow, index, order, listed, sets)
     spawning.stretch(first, last)
     acquired = tuple(r for r in index.start if r in first)
-    starts = _at(points, acquired, first)
-    stops = _at(points, acquired[::-1], last)
-    live = tuple(accumulate(map(sub, map(len, starts), map(len, chain(((),), stops)))))
+    delta = [0] * (points + 1)  # live(i) - live(i - 1)
+    starts = _at(points, acquired, first, delta, 1)
+    stops = _at(points, acquired[::-1], last, delta, -1)
+    live = tuple(accumulate(delta[:points]))
     rank = index.rank
     return Plan(
         workflow=workflow.name,
@@ -101,7 +102,7 @@ def plan_workflow(workflow: Workflow) -> Plan:
         + len(acquired),
         units_whole_run=len(rank) * points,
         columns=Columns(
-            needs=tuple(map(attrgetter("needs"), listed)),
+            needs=tuple(needs),
             sets=tuple(sets),
             holds=tuple(spawning.holds) if spawning.reaches else tuple(sets),
             spawns=tuple(spawning.reaches) if spawning.reaches else ((),) * points,
@@ -110,15 +111,6 @@ def plan_workflow(workflow: Workflow) -> Plan:
             live=live,
         ),
     )
-
-
-def _points(workflow: Workflow) -> tuple[tuple[str, ...], list[Phase]]:
-    """The phase order, and the listed phases in it (sequential: as declared, no lookups)."""
-    phases = workflow.phases
-    order = phase_order(workflow)
-    if workflow.execution != "graph":
-        return order, list(phases.values())
-    return order, list(map(phases.__getitem__, order))
 
 
 def _first_last(sets: Iterable[tuple[str, ...]]) -> tuple[dict[str, int], dict[str, int]]:
@@ -178,7 +170,9 @@ class _Spawning:
         self.reaches: list[tuple[str, ...]] = []  # per point, once some phase spawns
         self.uses: defaultdict[str, list[int]] = defaultdict(list)  # resource -> spawners
         self.spawned_by: defaultdict[str, list[str]] = defaultdict(list)
-        for i in compress(count(), map(attrgetter("may_spawn"), listed)):
+        # `may_spawn` names declared templates (the loader checks): none, no spawners
+        spawners = compress(count(), map(_MAY_SPAWN, listed)) if spawns.templates else ()
+        for i in spawners:
             if not self.reaches:
                 self.holds = sets.copy()
                 self.reaches = [()] * self.points
@@ -201,8 +195,13 @@ class _Spawning:
             last[r] = max(last.get(r, -1), end)
 
 
-def _at(points: int, names: Iterable[str], point: Mapping[str, int]) -> list[tuple[str, ...]]:
-    """Per point, the `names` whose `point` it is, in the order of `names`."""
+def _at(
+    points: int, names: Iterable[str], point: Mapping[str, int], delta: list[int], sign: int
+) -> list[tuple[str, ...]]:
+    """Per point, the `names` whose `point` it is, in the order of `names`.
+
+    Adds `sign` x their count to `delta` at the point (stops: the point after it).
+    """
     groups: dict[int, list[str]] = {}
     for name in names:
         p = point[name]
@@ -211,24 +210,28 @@ def _at(points: int, names: Iterable[str], point: Mapping[str, int]) -> list[tup
         else:
             groups[p] = [name]
     column: list[tuple[str, ...]] = [()] * points
+    after = sign < 0
     for p, group in groups.items():
         column[p] = tuple(group)
+        delta[p + after] += sign * len(group)
     return column
 
 
 def _largest(sets: list[tuple[str, ...]]) -> int:
     """The largest set's size, without deduplicating every set.
 
-    Sets may repeat names, so a length only bounds a size: going down the distinct
-    lengths, only the sets of a length above the best size so far are deduplicated.
+    Sets may repeat names, so a length only bounds a size. The longest set usually
+    repeats none, and C-level scans find it; otherwise one pass deduplicates only the
+    sets longer than the best size so far.
     """
     lengths = list(map(len, sets))
+    longest = max(lengths, default=0)
+    if not longest or len(set(sets[lengths.index(longest)])) == longest:
+        return longest
     best = 0
-    for length in sorted(set(lengths), reverse=True):
-        if length <= best:
-            break
-        sizes = map(len, map(set, compress(sets, map(length.__eq__, lengths))))
-        best = max(chain((best,), sizes))
+    for own in sets:
+        if len(own) > best:
+            best = max(best, len(set(own)))
     return best
 
 
@@ -295,6 +298,7 @@ def _lifetimes(
 
 
 _T = TypeVar("_T")
+_MAY_SPAWN = attrgetter("may_spawn")
 
 
 def _tuples(lists: Mapping[str, list[_T]]) -> dict[str, tuple[_T, ...]]:

@@ -6,11 +6,12 @@ declared first, so the same file gives the same plan, output and tests.
 
 from __future__ import annotations
 
-import heapq
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
-from itertools import accumulate, repeat
-from operator import add, attrgetter
+from heapq import heappop, heappush
+from itertools import accumulate, chain, compress, count, repeat
+from operator import add, attrgetter, not_
 from typing import TypeVar
 
 from wfrun.errors import PlanError
@@ -23,75 +24,92 @@ def stable_topological_order(
     """Order `names` so each comes after what it needs; ties go to declaration order.
 
     This is the order `nx.lexicographical_topological_sort(key=declaration index)` gives,
-    without building a graph (it is on the planning hot path for 10^5 phases). Files
-    usually declare things after what they need, and then the answer is the declaration
-    order itself: one O(V + E) check finds that; otherwise Kahn's algorithm with a heap.
+    without building a graph (it is on the planning hot path for 10^5 phases).
+    """
+    names = tuple(names)
+    moved = _stable_order(names, list(map(needs.get, names, repeat(()))))
+    return names if moved is None else tuple(map(names.__getitem__, moved))
+
+
+def _stable_order(names: Sequence[str], needs: Sequence[Sequence[str]]) -> list[int] | None:
+    """None if declaration order already works, else the order (declaration indices).
+
+    Files usually declare things after what they need: one O(V + E) pass finds that.
+    Otherwise Kahn's algorithm with a heap.
     """
     seen: set[str] = set()
-    for name in names:
-        if not seen.issuperset(needs.get(name, ())):
+    add = seen.add
+    for name, own in zip(names, needs, strict=True):
+        if own and not seen.issuperset(own):
             return _kahn(names, needs)
-        seen.add(name)
-    return tuple(names)
+        add(name)
+    return None
 
 
-def _kahn(names: Sequence[str], needs: Mapping[str, Sequence[str]]) -> tuple[str, ...]:
+def _kahn(names: Sequence[str], needs: Sequence[Sequence[str]]) -> list[int]:
     """Kahn's algorithm with a heap of declaration indices: O((V + E) log V).
 
-    Edges are kept in flat lists (dependents of node i are `dependents[start[i]:start[i+1]]`)
-    rather than one list per node: no per-node objects for the garbage collector to walk.
+    The edges are flat int lists built by C-level maps and one sort (the dependents of
+    node i are `dependents[start[i]:start[i + 1]]`): no per-node objects for the garbage
+    collector to walk, and the only Python-level loop is the heap's.
     """
-    index = {name: i for i, name in enumerate(names)}
-    indegree = [0] * len(names)
-    sources: list[int] = []
-    targets: list[int] = []
-    for i, name in enumerate(names):
-        own = needs.get(name)
-        if own:
-            indegree[i] = len(own)
-            sources += map(index.__getitem__, own)
-            targets += [i] * len(own)
-    start = [0] * (len(names) + 1)
-    for source in sources:
-        start[source + 1] += 1
-    start = list(accumulate(start))
-    fill = start[:-1]
-    dependents = [0] * len(sources)
-    for source, target in zip(sources, targets, strict=True):
-        dependents[fill[source]] = target
-        fill[source] += 1
-    ready = [i for i, degree in enumerate(indegree) if not degree]
-    heapq.heapify(ready)
+    index = dict(zip(names, count()))
+    indegree = list(map(len, needs))
+    sources = list(map(index.__getitem__, chain.from_iterable(needs)))
+    targets = list(chain.from_iterable(map(repeat, count(), indegree)))
+    by_source = sorted(range(len(sources)), key=sources.__getitem__)
+    dependents = list(map(targets.__getitem__, by_source))
+    per_source = Counter(sources)
+    start = list(accumulate(map(per_source.get, range(len(names)), repeat(0)), initial=0))
+    ready = list(compress(count(), map(not_, indegree)))  # ascending: already a heap
     order: list[int] = []
+    append = order.append
     while ready:
-        i = heapq.heappop(ready)
-        order.append(i)
+        i = heappop(ready)
+        append(i)
         for j in dependents[start[i] : start[i + 1]]:
-            indegree[j] -= 1
-            if not indegree[j]:
-                heapq.heappush(ready, j)
+            left = indegree[j] - 1
+            indegree[j] = left
+            if not left:
+                heappush(ready, j)
     if len(order) != len(names):
         done = set(order)
         stuck = [name for i, name in enumerate(names) if i not in done]
         msg = f"cannot order {', '.join(stuck)}: their needs form a cycle"
         raise PlanError(msg)
-    return tuple(map(names.__getitem__, order))
+    return order
 
 
 def resource_order(workflow: Workflow) -> tuple[str, ...]:
     """Every declared resource in start order: what it needs first, then declaration."""
     resources = workflow.resources
-    return stable_topological_order(
-        tuple(resources), {name: r.needs for name, r in resources.items()}
-    )
+    names = tuple(resources)
+    moved = _stable_order(names, list(map(_NEEDS, resources.values())))
+    return names if moved is None else tuple(map(names.__getitem__, moved))
 
 
 def phase_order(workflow: Workflow) -> tuple[str, ...]:
     """The points of the plan: listed order (sequential) or stable topological (graph)."""
+    return phase_points(workflow)[0]
+
+
+def phase_points(workflow: Workflow) -> tuple[Names, list[Phase], list[Names]]:
+    """The phase order, the listed phases in it, and their declared needs.
+
+    One pass reads each phase's needs for both the order check and the plan's column.
+    """
     phases = workflow.phases
-    if workflow.execution != "graph":
-        return tuple(phases)
-    return stable_topological_order(tuple(phases), {name: p.needs for name, p in phases.items()})
+    names = tuple(phases)
+    listed = list(phases.values())
+    needs = list(map(_NEEDS, listed))
+    moved = _stable_order(names, needs) if workflow.execution == "graph" else None
+    if moved is None:
+        return names, listed, needs
+    return (
+        tuple(map(names.__getitem__, moved)),
+        list(map(listed.__getitem__, moved)),
+        list(map(needs.__getitem__, moved)),
+    )
 
 
 def resource_set(workflow: Workflow, phase: Phase) -> tuple[str, ...]:
@@ -116,10 +134,12 @@ class ResourceIndex:
     __slots__ = ("agent_named", "extension", "rank", "start")
 
     def __init__(self, workflow: Workflow) -> None:
+        resources = workflow.resources
         self.start = resource_order(workflow)  # every declared resource, in start order
         self.rank = {name: i for i, name in enumerate(self.start)}
         # resource -> everything it needs, transitively, without itself
-        self.extension = _Memo(partial(_extension, workflow.resources))
+        self.extension = _Memo(partial(_extension, resources))
+        self.extension.update(dict.fromkeys([n for n, r in resources.items() if not r.needs], ()))
         # agent group -> the resources it names: required, and optional if configured
         self.agent_named = _Memo(partial(_agent_named, workflow))
 
@@ -163,6 +183,7 @@ class ResourceIndex:
 
 Names = tuple[str, ...]
 _RESOURCES = attrgetter("resources")
+_NEEDS = attrgetter("needs")
 _AGENTS = attrgetter("agents")
 _K = TypeVar("_K")
 _V = TypeVar("_V")
