@@ -219,7 +219,7 @@ class Emitter:
         self._origin = time.monotonic()
 
     def now(self) -> float:
-        return round(time.monotonic() - self._origin, 6)
+        return int((time.monotonic() - self._origin) * 1e6) / 1e6  # µs; round() costs 2x
 
     def emit(self, event_type: type[Event], **fields: Any) -> Event:
         event = event_type(t=self.now(), **fields)
