@@ -19,5 +19,6 @@ MAX_EXPANDED_CHARS = 4 * MAX_FILE_BYTES  # of strings, after alias expansion
 MAX_DEPTH = 64
 MAX_EXPRESSION_CHARS = 2_000
 MAX_EXPRESSION_DEPTH = 32
+MAX_DIAGNOSTICS = 200  # per file; then validation stops: each one costs a name search
 
 RUNS_DIR = ".wfrun/runs"

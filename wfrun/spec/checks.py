@@ -13,12 +13,13 @@ from typing import Any, cast
 import networkx as nx
 from pydantic import BaseModel, ValidationError
 
-from wfrun.errors import Diagnostic, Position, Severity
+from wfrun import constants as C
+from wfrun.errors import Diagnostic, Position, Severity, brief
 from wfrun.registry import Kind, Registry
 from wfrun.spec import expr
 from wfrun.spec.document import AgentDoc, PhaseDoc, ResourceDoc, TemplateDoc
 from wfrun.spec.interpolate import PLACEHOLDER, Reference
-from wfrun.spec.locate import diagnostics_from, suggest
+from wfrun.spec.locate import diagnostics_from, listing, suggest
 from wfrun.spec.source import PathKey, Source
 
 PHASE_FIELDS = ("output", "success", "failed", "skipped", "status")
@@ -69,6 +70,16 @@ class _Checker:
         self.execution = execution
         self.registry = registry
         self.found: list[Diagnostic] = []
+        # Looked up once per name, not once per use: a file may use a name 100,000 times.
+        self.declared = {section: set(declared) for section, declared in names.items()}
+        self.order = {name: i for i, name in enumerate(names.get("phases", []))}
+        self._ancestors: dict[str, set[str]] = {}
+        self._closures: dict[str, set[str]] = {}
+
+    @property
+    def full(self) -> bool:
+        """Enough problems to report: stop looking, as each costs a name search."""
+        return len(self.found) >= C.MAX_DIAGNOSTICS
 
     def _add(
         self, where: Position, message: str, hint: str = "", severity: Severity = "error"
@@ -77,15 +88,15 @@ class _Checker:
 
     def _known(self, path: PathKey, name: str, section: str, what: str, owner: str) -> None:
         """Report `name` (the value at `path`) unless `section` declares it."""
-        choices = self.names[section]
-        if name in choices:
+        if name in self.declared[section]:
             return
+        choices = self.names[section]
         hint = suggest(name, choices) or (
-            f"declared {section}: {', '.join(choices)}"
+            f"declared {section}: {listing(choices)}"
             if choices
             else f"declare it under `{section}:`"
         )
-        self._add(self.source.at(path), f"{owner} names unknown {what} {name!r}", hint)
+        self._add(self.source.at(path), f"{owner} names unknown {what} {brief(name)}", hint)
 
     # -- types and with: ---------------------------------------------------------------
 
@@ -94,8 +105,8 @@ class _Checker:
         spec = self.registry.get(kind, type_name)
         if spec is None:
             known = self.registry.names(kind)
-            hint = suggest(type_name, known) or f"known {kind} types: {', '.join(known)}"
-            message = f"unknown {kind} type {type_name!r}"
+            hint = suggest(type_name, known) or f"known {kind} types: {listing(known, 12)}"
+            message = f"unknown {kind} type {brief(type_name)}"
             self._add(self.source.at((section, name, "type")), message, hint)
             return
         try:
@@ -111,32 +122,38 @@ class _Checker:
 
     def resources(self, resources: Mapping[str, ResourceDoc]) -> None:
         for name, resource in resources.items():
+            if self.full:
+                return
             self._typed("resource", "resources", name, resource)
             for i, need in enumerate(resource.needs):
                 path = ("resources", name, "needs", i)
                 if need == name:
-                    self._add(self.source.at(path), f"resource {name!r} needs itself")
+                    self._add(self.source.at(path), f"resource {brief(name)} needs itself")
                 else:
-                    self._known(path, need, "resources", "resource", f"resource {name!r}")
+                    self._known(path, need, "resources", "resource", f"resource {brief(name)}")
 
     def agents(self, agents: Mapping[str, AgentDoc]) -> None:
         configured = self.names["resources"]
         for name, agent in agents.items():
+            if self.full:
+                return
             self._typed("agent", "agents", name, agent)
             for i, wanted in enumerate(agent.requires):
-                if wanted not in configured:
+                if wanted not in self.declared["resources"]:
                     path = ("agents", name, "requires", i)
                     hint = suggest(wanted, configured) or (
                         "configure it under `resources:`, or move it to `optional:`"
                     )
-                    message = (
-                        f"agent {name!r} requires resource {wanted!r}, which is not configured"
-                    )
+                    message = f"agent {brief(name)} requires resource {brief(wanted)}, which is not configured"
                     self._add(self.source.at(path), message, hint)
             for i, wanted in enumerate(agent.optional):
+                if wanted in self.declared["resources"]:
+                    continue
                 close = suggest(wanted, configured)
-                if wanted not in configured and close:
-                    message = f"optional resource {wanted!r} is not configured, so it is unused"
+                if close:
+                    message = (
+                        f"optional resource {brief(wanted)} is not configured, so it is unused"
+                    )
                     where = self.source.at(("agents", name, "optional", i))
                     self._add(where, message, close, severity="warning")
 
@@ -147,7 +164,9 @@ class _Checker:
     ) -> None:
         noun = "phase" if section == "phases" else "template"
         for name, phase in phases.items():
-            owner = f"{noun} {name!r}"
+            if self.full:
+                return
+            owner = f"{noun} {brief(name)}"
             if not phase.agents:
                 where = self.source.at((section, name), key=True)
                 hint = "list the agents that take turns in it: `agents: [name]`"
@@ -186,7 +205,7 @@ class _Checker:
         first, second = edges[0][0], edges[0][1]
         where = self.source.at((section, first, "needs", needs[first].index(second)))
         noun = "resource" if section == "resources" else "phase"
-        message = f"{noun} needs form a cycle: {' -> '.join(ring)}"
+        message = f"{noun} needs form a cycle: {_ring(ring)}"
         self._add(where, message, "remove one of these needs")
 
     # -- if: ---------------------------------------------------------------------------
@@ -198,6 +217,8 @@ class _Checker:
             for name, entry in entries.items():
                 if entry.if_ is None:
                     continue
+                if self.full:
+                    return
                 path = (section, name, "if")
                 try:
                     tree = expr.parse(entry.if_)
@@ -223,17 +244,38 @@ class _Checker:
             hint = suggest(head, IF_NAMESPACES) or "names start with phases., params. or env."
             if len(name.parts) == 1:
                 hint += "; quote text: 'like this'"
-            self._add(where, f"if: unknown name {name.dotted!r}", hint)
+            self._add(where, f"if: unknown name {brief(name.dotted)}", hint)
         elif head == "env" and len(rest) != 1:
-            self._add(where, f"if: {name.dotted!r} should be env.NAME", "write env.NAME")
+            self._add(where, f"if: {brief(name.dotted)} should be env.NAME", "write env.NAME")
         elif head == "params" and (not rest or rest[0] not in params):
             wanted = rest[0] if rest else ""
             hint = (
-                suggest(wanted, list(params)) or f"declared params: {', '.join(params) or 'none'}"
+                suggest(wanted, list(params))
+                or f"declared params: {listing(list(params)) or 'none'}"
             )
-            self._add(where, f"if: unknown param {name.dotted!r}", hint)
+            self._add(where, f"if: unknown param {brief(name.dotted)}", hint)
+        elif head == "params":
+            self._param_field(where, name, params[rest[0]])
         elif head == "phases":
             self._phase_name(where, phase, section, name, phases)
+
+    def _param_field(self, where: Position, name: expr.Name, value: Any) -> None:
+        """`params.p.k...` must name keys of p's default: there is no attribute access,
+        so `params.p.upper` on a string would fail only at run time, mid-workflow."""
+        for depth, part in enumerate(name.parts[2:], start=2):
+            if isinstance(value, Mapping) and part in value:
+                value = value[part]
+                continue
+            above = ".".join(name.parts[:depth])
+            if isinstance(value, Mapping):
+                keys = [str(key) for key in value]
+                hint = suggest(part, keys) or f"its keys: {listing(keys) or 'none'}"
+                message = f"if: {brief(above)} has no key {brief(part)}"
+            else:
+                hint = f"write {above} itself; there is no attribute access"
+                message = f"if: {brief(above)} is a {_kind(value)}, so it has no {brief(part)}"
+            self._add(where, message, hint)
+            return
 
     def _phase_name(
         self,
@@ -248,22 +290,26 @@ class _Checker:
             hint = f"write phases.NAME.FIELD, FIELD one of {', '.join(PHASE_FIELDS)}"
             if len(parts) == 2:
                 hint = suggest(parts[1], PHASE_FIELDS) or hint
-            self._add(where, f"if: {name.dotted!r} is not a phase field", hint)
+            self._add(where, f"if: {brief(name.dotted)} is not a phase field", hint)
             return
         other = parts[0]
-        if other not in self.names["phases"]:
+        if other not in self.declared["phases"]:
             hint = suggest(other, self.names["phases"]) or "name a phase declared under `phases:`"
-            self._add(where, f"if: unknown phase {other!r}", hint)
+            self._add(where, f"if: unknown phase {brief(other)}", hint)
             return
         if section != "phases":
             return
-        order = self.names["phases"]
-        if self.execution == "sequential" and order.index(other) >= order.index(phase):
-            message = f"if: phase {phase!r} reads phase {other!r}, which runs after it"
+        if self.execution == "sequential" and self.order[other] >= self.order[phase]:
+            message = f"if: phase {brief(phase)} reads phase {brief(other)}, which runs after it"
             self._add(where, message, "a phase can only read phases listed before it")
-        elif self.execution == "graph" and other not in _ancestors(phase, phases):
-            message = f"if: phase {phase!r} reads phase {other!r} but does not need it"
-            self._add(where, message, f"add {other!r} to its `needs`, so it has finished")
+        elif self.execution == "graph" and other not in self._ancestors_of(phase, phases):
+            message = f"if: phase {brief(phase)} reads phase {brief(other)} but does not need it"
+            self._add(where, message, f"add {brief(other)} to its `needs`, so it has finished")
+
+    def _ancestors_of(self, phase: str, phases: Mapping[str, PhaseDoc]) -> set[str]:
+        if phase not in self._ancestors:
+            self._ancestors[phase] = _ancestors(phase, phases)
+        return self._ancestors[phase]
 
     # -- ${resources...} and ${phases...} ----------------------------------------------
 
@@ -275,6 +321,8 @@ class _Checker:
         phases: Mapping[str, PhaseDoc],
     ) -> None:
         for ref in refs:
+            if self.full:
+                return
             where = self.source.within(ref.path, ref.offset)
             section, owner = ref.path[0], ref.path[1] if len(ref.path) > 1 else ""
             in_with = len(ref.path) > 2 and ref.path[2] == "with"
@@ -297,9 +345,9 @@ class _Checker:
                 where, f"{ref.text} is not a phase field", f"fields: {', '.join(PHASE_FIELDS)}"
             )
             return
-        if ref.parts[0] not in self.names["phases"]:
+        if ref.parts[0] not in self.declared["phases"]:
             hint = suggest(ref.parts[0], self.names["phases"]) or _declared("phases", self.names)
-            self._add(where, f"{ref.text} names unknown phase {ref.parts[0]!r}", hint)
+            self._add(where, f"{ref.text} names unknown phase {brief(ref.parts[0])}", hint)
 
     def _resource_reference(
         self,
@@ -311,9 +359,9 @@ class _Checker:
         agents: Mapping[str, AgentDoc],
     ) -> None:
         target = ref.parts[0]
-        if target not in self.names["resources"]:
+        if target not in self.declared["resources"]:
             hint = suggest(target, self.names["resources"]) or _declared("resources", self.names)
-            self._add(where, f"{ref.text} names unknown resource {target!r}", hint)
+            self._add(where, f"{ref.text} names unknown resource {brief(target)}", hint)
             return
         if len(ref.parts) != 2:
             self._add(where, f"{ref.text}: write ${{resources.NAME.ATTRIBUTE}}")
@@ -323,17 +371,24 @@ class _Checker:
         if spec is not None and ref.parts[1] not in spec.attributes:
             attrs = ", ".join(spec.attributes) or "none"
             hint = suggest(ref.parts[1], spec.attributes) or f"{spec.name} attributes: {attrs}"
-            message = f"{ref.text}: a {spec.name} resource has no attribute {ref.parts[1]!r}"
+            message = f"{ref.text}: a {spec.name} resource has no attribute {brief(ref.parts[1])}"
             self._add(where, message, hint)
             return
-        if section == "resources" and target not in _closure(owner, resources):
-            message = f"resource {owner!r} uses {ref.text} but does not need {target!r}"
-            self._add(where, message, f"add {target!r} to its `needs`, so it starts first")
+        if section == "resources" and target not in self._closure_of(owner, resources):
+            message = f"resource {brief(owner)} uses {ref.text} but does not need {brief(target)}"
+            self._add(where, message, f"add {brief(target)} to its `needs`, so it starts first")
         elif section == "agents" and owner in agents:
             agent = agents[owner]
             if target not in (*agent.requires, *agent.optional):
-                message = f"agent {owner!r} uses {ref.text} but does not require {target!r}"
-                self._add(where, message, f"add {target!r} to its `requires`")
+                message = (
+                    f"agent {brief(owner)} uses {ref.text} but does not require {brief(target)}"
+                )
+                self._add(where, message, f"add {brief(target)} to its `requires`")
+
+    def _closure_of(self, name: str, resources: Mapping[str, ResourceDoc]) -> set[str]:
+        if name not in self._closures:
+            self._closures[name] = _closure(name, resources)
+        return self._closures[name]
 
     # -- warnings ----------------------------------------------------------------------
 
@@ -354,16 +409,29 @@ class _Checker:
         for name in resources:
             if name not in used:
                 where = self.source.at(("resources", name), key=True)
-                message = f"resource {name!r} is used by no phase, so it never starts"
+                message = f"resource {brief(name)} is used by no phase, so it never starts"
                 self._add(where, message, "remove it, or use it from a phase", "warning")
         for name in agents:
             if name not in used_agents:
                 where = self.source.at(("agents", name), key=True)
-                self._add(where, f"agent {name!r} takes part in no phase", "", "warning")
+                self._add(where, f"agent {brief(name)} takes part in no phase", "", "warning")
 
 
 def _declared(section: str, names: Mapping[str, list[str]]) -> str:
-    return f"declared {section}: {', '.join(names[section]) or 'none'}"
+    return f"declared {section}: {listing(names[section]) or 'none'}"
+
+
+def _ring(names: list[str]) -> str:
+    """`a -> b -> a`; a cycle through 5,000 phases shows its start and its length."""
+    if len(names) <= 8:
+        return " -> ".join(names)
+    return f"{' -> '.join(names[:4])} -> … -> {names[-1]} ({len(names) - 1:,} in the cycle)"
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    return {str: "string", int: "number", float: "number", list: "list"}.get(type(value), "value")
 
 
 def _is_run_time(source: Source, path: PathKey) -> bool:

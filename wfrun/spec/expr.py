@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wfrun import constants as C
+from wfrun.errors import brief
 
 
 class ExpressionError(ValueError):
@@ -145,14 +146,14 @@ class _Parser:
 
     def _expect(self, text: str) -> None:
         if not self._accept(text):
-            found = repr(self.current.text) if self.current.text else "the end of the expression"
+            found = brief(self.current.text) if self.current.text else "the end of the expression"
             msg = f"expected {text!r} but found {found}"
             raise ExpressionError(msg, offset=self.current.offset)
 
     def parse(self) -> Node:
         node = self._or()
         if self.current.kind != "end":
-            msg = f"unexpected {self.current.text!r} after a complete expression"
+            msg = f"unexpected {brief(self.current.text)} after a complete expression"
             raise ExpressionError(msg, offset=self.current.offset, hint="join with 'and'/'or'")
         return node
 
@@ -225,7 +226,7 @@ class _Parser:
                 node = ListLit(tuple(items))
             self.depth -= 1
             return node
-        found = repr(token.text) if token.text else "the end of the expression"
+        found = brief(token.text) if token.text else "the end of the expression"
         msg = f"expected a value but found {found}"
         raise ExpressionError(msg, offset=token.offset)
 

@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wfrun.spec.locate import suggest
+from wfrun.errors import brief
+from wfrun.spec.locate import listing, suggest
 from wfrun.spec.source import PathKey
 
 PLACEHOLDER = re.compile(r"\$\$\{|\$\{([^{}]*)\}")
@@ -33,7 +34,9 @@ class Reference:
 
     @property
     def text(self) -> str:
-        return "${" + ".".join((self.namespace, *self.parts)) + "}"
+        """The placeholder as written, for messages; a long one is cut short."""
+        dotted = ".".join((self.namespace, *self.parts))
+        return "${" + (dotted if len(dotted) <= 60 else f"{dotted[:60]}…") + "}"
 
 
 class PlaceholderError(ValueError):
@@ -59,12 +62,12 @@ def format_value(value: Any) -> str:
 def parse_reference(inner: str, offset: int, path: PathKey) -> Reference:
     match = _REFERENCE.match(inner)
     if match is None:
-        msg = f"malformed placeholder '${{{inner}}}'"
+        msg = f"malformed placeholder {brief('${' + inner + '}')}"
         hint = "write ${params.NAME}, ${env.NAME}, ${resources.NAME.ATTR} or ${phases.NAME.output}"
         raise PlaceholderError(msg, offset=offset, hint=hint)
     namespace, *parts = match.group(1).split(".")
     if namespace not in LOAD_TIME + RUN_TIME:
-        msg = f"unknown namespace {namespace!r} in '${{{inner.strip()}}}'"
+        msg = f"unknown namespace {brief(namespace)} in {brief('${' + inner.strip() + '}')}"
         hint = "placeholders start with params., env., resources. or phases."
         raise PlaceholderError(msg, offset=offset, hint=hint)
     return Reference(namespace, tuple(parts), path, offset)
@@ -81,6 +84,12 @@ class Interpolator:
     final: bool = False  # at run time: resolve every namespace, and `$${` becomes `${`
     errors: list[tuple[PathKey, PlaceholderError]] = field(default_factory=list)
     references: list[Reference] = field(default_factory=list)
+    max_errors: int | None = None  # then stop resolving: the load has failed already
+
+    @property
+    def full(self) -> bool:
+        """True once `max_errors` were found: one string can hold 50,000 bad placeholders."""
+        return self.max_errors is not None and len(self.errors) >= self.max_errors
 
     def render(self, value: Any, path: PathKey) -> Any:
         if isinstance(value, str):
@@ -92,7 +101,7 @@ class Interpolator:
         return value
 
     def _string(self, text: str, path: PathKey) -> Any:
-        if "${" not in text:
+        if "${" not in text or self.full:
             return text
         matches = list(PLACEHOLDER.finditer(text))
         first = matches[0] if matches else None
@@ -116,6 +125,8 @@ class Interpolator:
             except PlaceholderError as exc:
                 self.errors.append((path, exc))
                 pieces.append(match.group())
+                if self.full:
+                    break
                 continue
             if whole:
                 return resolved
@@ -131,9 +142,9 @@ def resolve_in(mapping: Mapping[str, Any], ref: Reference, *, kind: str) -> Any:
         if not isinstance(value, Mapping) or part not in value:
             where = ".".join((ref.namespace, *ref.parts[: depth + 1]))
             choices = [str(key) for key in value] if isinstance(value, Mapping) else []
-            msg = f"unknown {kind} {where!r}"
+            msg = f"unknown {kind} {brief(where)}"
             hint = suggest(part, choices) or (
-                f"declared: {', '.join(choices)}" if choices else f"no {kind}s are declared here"
+                f"declared: {listing(choices)}" if choices else f"no {kind}s are declared here"
             )
             raise PlaceholderError(msg, offset=ref.offset, hint=hint)
         value = value[part]

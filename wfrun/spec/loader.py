@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from wfrun import constants as C
-from wfrun.errors import Diagnostic, Position, SpecError, UsageError
+from wfrun.errors import Diagnostic, Position, Severity, SpecError, UsageError, brief
 from wfrun.registry import PluginError, Registry, default_registry, with_plugins
 from wfrun.spec import checks
 from wfrun.spec.document import AgentDoc, PhaseDoc, ResourceDoc, TemplateDoc, WorkflowDoc
@@ -117,10 +117,26 @@ def inspect_text(
         return Inspection(None, [Diagnostic(source.at(()), message, "see `wfrun schema`")])
     loading = _Loading(source, environ, registry or default_registry())
     workflow = loading.run(params or {}, base_dir or Path(file).resolve().parent)
-    diagnostics = sorted(loading.diagnostics, key=Diagnostic.sort_key)
+    diagnostics = _at_most(sorted(loading.diagnostics, key=Diagnostic.sort_key), file)
     if any(d.severity == "error" for d in diagnostics):
         workflow = None
     return Inspection(workflow, diagnostics)
+
+
+def _at_most(diagnostics: list[Diagnostic], file: str) -> list[Diagnostic]:
+    """MAX_DIAGNOSTICS of them, errors first, and a note that validation stopped there.
+
+    A generated or hostile file can hold 100,000 problems; past a few hundred, a list is
+    noise, and finding each one costs time (the stages stop looking at the limit).
+    """
+    if len(diagnostics) < C.MAX_DIAGNOSTICS:
+        return diagnostics
+    errors = [d for d in diagnostics if d.severity == "error"]
+    kept = (errors + [d for d in diagnostics if d.severity != "error"])[: C.MAX_DIAGNOSTICS]
+    severity: Severity = "error" if errors else "warning"
+    message = f"stopped after {C.MAX_DIAGNOSTICS} problems"
+    note = Diagnostic(Position(file, 1, 1), message, "fix these, then validate again", severity)
+    return sorted([note, *kept], key=Diagnostic.sort_key)
 
 
 class _Loading:
@@ -135,7 +151,11 @@ class _Loading:
     def run(self, overrides: Mapping[str, str], base_dir: Path) -> Workflow | None:
         raw: dict[str, Any] = self.source.data
         params = self._params(raw.get("params"), overrides)
-        interpolator = Interpolator(lambda ref: self._resolve(ref, params, raw))
+        if self._enough():
+            return None
+        interpolator = Interpolator(
+            lambda ref: self._resolve(ref, params, raw), max_errors=self._room()
+        )
         rendered = {
             key: interpolator.render(value, (key,)) for key, value in raw.items() if key != "params"
         }
@@ -143,10 +163,16 @@ class _Loading:
             rendered["params"] = params if isinstance(raw["params"], dict) else raw["params"]
         for path, error in interpolator.errors:
             self._placeholder_error(path, error)
+        if self._enough():  # placeholders past the limit are unresolved: stop before misjudging
+            return None
         try:
             WorkflowDoc.model_validate(rendered)
         except ValidationError as exc:
-            self.diagnostics += diagnostics_from(exc, self.source, (), WorkflowDoc)
+            self.diagnostics += diagnostics_from(
+                exc, self.source, (), WorkflowDoc, limit=self._room()
+            )
+        if self._enough():
+            return None
         self._load_plugins(rendered.get("plugins"), base_dir)
         docs = {section: self._valid_entries(rendered, section) for section in _SECTIONS}
         execution = rendered.get("execution", "sequential")
@@ -163,6 +189,13 @@ class _Loading:
         if any(d.severity == "error" for d in self.diagnostics):
             return None
         return _build(WorkflowDoc.model_validate(rendered), self.source, base_dir)
+
+    def _room(self) -> int:
+        return max(C.MAX_DIAGNOSTICS - len(self.diagnostics), 0)
+
+    def _enough(self) -> bool:
+        """Enough problems to report (see `_at_most`): the later stages are skipped."""
+        return not self._room()
 
     def _load_plugins(self, modules: Any, base_dir: Path) -> None:
         """Add the types of `plugins:` modules, so their `with:` is checked like built-ins'."""
@@ -181,11 +214,13 @@ class _Loading:
         """Params may read `${env.X}` (not each other); then -p overrides apply."""
         if not isinstance(raw, dict):
             raw = {}
-        interpolator = Interpolator(lambda ref: self._resolve(ref, {}, {}))
+        interpolator = Interpolator(
+            lambda ref: self._resolve(ref, {}, {}), max_errors=C.MAX_DIAGNOSTICS
+        )
         params: dict[str, Any] = interpolator.render(raw, ("params",))
         for path, error in interpolator.errors:
             self._placeholder_error(path, error)
-        for ref in interpolator.references:
+        for ref in interpolator.references[: C.MAX_DIAGNOSTICS]:
             message = f"{ref.text} cannot be used in params: params are fixed before any run"
             self._error(self.source.within(ref.path, ref.offset), message)
         for name, text in overrides.items():
@@ -198,8 +233,8 @@ class _Loading:
                 message = f"{ref.text}: environment variables have no attributes"
                 raise PlaceholderError(message, offset=ref.offset, hint="write ${env.NAME}")
             if ref.parts[0] not in self.environ:
-                message = f"environment variable {ref.parts[0]!r} is not set"
-                hint = f"export {ref.parts[0]}=... before running wfrun"
+                message = f"environment variable {brief(ref.parts[0])} is not set"
+                hint = f"export {ref.parts[0][:40]}=... before running wfrun"
                 raise PlaceholderError(message, offset=ref.offset, hint=hint)
             return self.environ[ref.parts[0]]
         if ref.path[:1] == ("params",):

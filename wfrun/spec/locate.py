@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from wfrun import constants as C
-from wfrun.errors import Diagnostic
+from wfrun.errors import Diagnostic, brief
 from wfrun.spec.source import PathKey, Source
 
+_MAX_CANDIDATES = 500
 
-def suggest(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    """'did you mean 'x'?' for a near miss, else '' (difflib, as pip and git do)."""
+
+def suggest(word: str, choices: Sequence[str]) -> str:
+    """'did you mean 'x'?' for a near miss, else '' (difflib, as pip and git do).
+
+    Not among more than 500 names: difflib compares the word with each, and a file
+    can hold thousands of names and thousands of misspellings of them.
+    """
+    if len(choices) > _MAX_CANDIDATES or len(word) > 100:
+        return ""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean {close[0]!r}?" if close else ""
+    return f"did you mean {brief(close[0])}?" if close else ""
+
+
+def listing(names: Sequence[str], limit: int = 5) -> str:
+    """'a, b, c' for a hint; past `limit` names, the first few and how many in all."""
+    shown = ", ".join(name if len(name) <= 40 else f"{name[:40]}…" for name in names[:limit])
+    return shown if len(names) <= limit else f"{shown}, … ({len(names):,} in all)"
 
 
 def dotted(path: PathKey) -> str:
@@ -34,6 +48,7 @@ def diagnostics_from(
     model: type[BaseModel],
     *,
     ignore: Callable[[PathKey], bool] = lambda _path: False,
+    limit: int = C.MAX_DIAGNOSTICS,
 ) -> list[Diagnostic]:
     """One diagnostic per pydantic error, placed at the key or value it is about.
 
@@ -44,6 +59,8 @@ def diagnostics_from(
     data = _data_at(source.data, prefix)
     found: list[Diagnostic] = []
     for error in _without_losing_branches(exc.errors(include_url=False), data):
+        if len(found) >= limit:
+            break
         path, at_key = _follow(data, error["loc"])
         full = (*prefix, *path)
         if ignore(full):
@@ -123,14 +140,14 @@ def _explain(error: Any, path: PathKey, model: type[BaseModel]) -> tuple[str, st
         key = str(loc[-1])
         allowed = _allowed_keys(model, path[:-1])
         hint = suggest(key, allowed) or (f"allowed keys: {', '.join(allowed)}" if allowed else "")
-        return f"unknown key {key!r}", hint, True
+        return f"unknown key {brief(key)}", hint, True
     if kind == "missing":
         key = str(loc[-1])
-        return f"missing required key {key!r}", f"add `{key}:` here", True
+        return f"missing required key {brief(key)}", f"add `{key}:` here", True
     if kind == "string_pattern_mismatch" and "[key]" in loc:
-        return f"{error['input']!r} is not a valid name", C.NAME_HINT, True
+        return f"{brief(error['input'])} is not a valid name", C.NAME_HINT, True
     if kind == "string_pattern_mismatch" and error["ctx"].get("pattern") == C.NAME_PATTERN:
-        return f"{error['input']!r} is not a valid name", C.NAME_HINT, False
+        return f"{brief(error['input'])} is not a valid name", C.NAME_HINT, False
     message = str(error["msg"]).removeprefix("Value error, ")
     message = message[:1].lower() + message[1:]
     shown = repr(error.get("input"))
@@ -139,7 +156,7 @@ def _explain(error: Any, path: PathKey, model: type[BaseModel]) -> tuple[str, st
         and _short(error.get("input"))
         and (shown not in message)
     ):
-        message = f"{message} (got {error['input']!r})"
+        message = f"{message} (got {brief(error['input'])})"
     return message, "", False
 
 

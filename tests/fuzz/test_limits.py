@@ -1,0 +1,321 @@
+"""Resource limits: hostile files are refused quickly, with a message placed in the file.
+
+Each test builds one file that costs PyYAML or a naive validator seconds, gigabytes or a
+stack overflow, and checks the whole answer (position, message, hint) and the wall time.
+Legitimately large files are accepted, also within a bound. QUICK is generous, because
+the machine is shared; these inputs take 0.05-0.5 s when it is idle.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fuzz.harness import bounded, check_diagnostics, validate_cli
+from wfrun import constants as C
+from wfrun.spec import inspect_workflow
+
+QUICK = 2.0  # seconds
+READ_ALL = 10.0  # seconds: PyYAML reads ~25,000 values a second; 100,000 is the limit
+
+HEAD = """\
+version: 1
+agents:
+  g: {type: shell, with: {run: [echo]}}
+phases:
+  a: {agents: [g]}
+"""
+Problems = list[tuple[str, str, str]]
+
+
+def load(text: str | bytes, *, seconds: float = QUICK) -> Problems:
+    """Load `text` as flow.yaml; assert the contract and the time; return the problems."""
+    path = Path("flow.yaml")  # each test runs in its own temp dir (tests/conftest.py)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    start = time.perf_counter()
+    with bounded(seconds * 3):
+        result = inspect_workflow(path, environ={"HOME": "/home/fuzz"})
+    elapsed = time.perf_counter() - start
+    assert elapsed < seconds, f"took {elapsed:.2f} s"
+    assert (result.workflow is None) == bool(result.errors)
+    check_diagnostics(result.diagnostics, path, None)
+    return [(str(d.position), d.message, d.hint) for d in result.diagnostics]
+
+
+def phase_if(condition: str) -> str:
+    return HEAD.replace("a: {agents: [g]}", f"a: {{agents: [g], if: '{condition}'}}")
+
+
+# -- alias bombs ---------------------------------------------------------------------------
+
+LAUGHS = "are aliases (*name) repeated inside each other?"
+
+
+def test_billion_laughs() -> None:
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]"
+        for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+    assert load("\n".join(lines)) == [
+        ("flow.yaml:6:1", "'f' expands to more than 100,000 values", LAUGHS)
+    ]
+
+
+def test_billion_laughs_in_mappings() -> None:
+    lines = ["a0: &a0 {x: lol, y: lol, z: lol}"]
+    for i in range(1, 20):
+        entries = ", ".join(f"k{j}: *a{i - 1}" for j in range(4))
+        lines.append(f"a{i}: &a{i} {{{entries}}}")
+    assert load("\n".join(lines)) == [
+        ("flow.yaml:8:1", "'a7' expands to more than 100,000 values", LAUGHS)
+    ]
+
+
+def test_a_wide_alias_bomb() -> None:
+    """No nesting: one list of 1,000 values, used 1,000 times."""
+    text = f"a: &a [{', '.join(['x'] * 1000)}]\nb: [{', '.join(['*a'] * 1000)}]\n"
+    assert load(text) == [("flow.yaml:2:1", "'b' expands to more than 100,000 values", LAUGHS)]
+
+
+def test_a_merge_key_bomb() -> None:
+    """`<<:` copies the merged mappings' entries into each mapping that merges them."""
+    lines = ["m0: &m0 {a: 1, b: 2, c: 3, d: 4}"]
+    lines += [f"m{i}: &m{i} {{<<: [{', '.join([f'*m{i - 1}'] * 8)}]}}" for i in range(1, 12)]
+    assert load("\n".join(lines)) == [
+        ("flow.yaml:6:1", "'m5' expands to more than 100,000 values", LAUGHS)
+    ]
+
+
+def test_a_long_string_through_many_aliases() -> None:
+    text = HEAD + f"params:\n  a: &a '{'x' * 200_000}'\n  b: [{', '.join(['*a'] * 30)}]\n"
+    assert load(text) == [
+        (
+            "flow.yaml:6:1",
+            "'params' expands to more than 4,194,304 characters",
+            "is a long string used through many aliases (*name)?",
+        )
+    ]
+
+
+def test_an_alias_inside_its_own_value() -> None:
+    assert load(HEAD + "params:\n  a: &a {b: [1, *a]}\n") == [
+        (
+            "flow.yaml:7:17",
+            "alias *a is inside the value it names",
+            "YAML allows such recursive values; a workflow cannot use them",
+        )
+    ]
+
+
+def test_aliases_within_the_limits_are_fine() -> None:
+    text = HEAD + f"params:\n  a: &a [{', '.join(['x'] * 100)}]\n  b: [{', '.join(['*a'] * 900)}]\n"
+    assert load(text) == []
+
+
+# -- deep nesting --------------------------------------------------------------------------
+
+NESTED = "the document is nested more than 64 levels deep"
+NESTED_HINT = "a workflow needs only a few levels; look for an unclosed bracket"
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("[" * 10_000 + "]" * 10_000, "1:66"),
+        ("[" * 10_000, "1:66"),
+        ("{a: " * 10_000 + "}" * 10_000, "1:258"),
+        ("- " * 10_000 + "x\n", "1:131"),
+        ("".join(" " * i + "a:\n" for i in range(1000)) + " " * 1000 + "x\n", "65:65"),
+        ("[{a: " * 5_000 + "]}" * 5_000, "1:162"),
+        (HEAD + "params: {p: " + "[" * 10_000 + "}", "6:76"),
+    ],
+    ids=["flow-lists", "unclosed", "flow-maps", "block-lists", "block-maps", "mixed", "param"],
+)
+def test_deep_nesting(text: str, where: str) -> None:
+    """PyYAML's composer recurses per level: 10,000 levels were a RecursionError found
+    after 2 s of scanning. Now the 65th level is refused where it opens."""
+    assert load(text) == [(f"flow.yaml:{where}", NESTED, NESTED_HINT)]
+
+
+def test_nesting_at_the_limit_is_fine() -> None:
+    depth = C.MAX_DEPTH - 2  # under `params:` and `p:`
+    text = HEAD + "params: {p: " + "[" * depth + "]" * depth + "}\n"
+    assert load(text) == []
+
+
+# -- size ----------------------------------------------------------------------------------
+
+OVER = f"over the {C.MAX_FILE_BYTES:,}-byte limit"
+
+
+def test_a_50_megabyte_string_is_refused_before_it_is_read() -> None:
+    text = HEAD + "description: " + "x" * 50_000_000 + "\n"
+    size = len(text)
+    assert load(text) == [
+        ("flow.yaml:1:1", f"file is {size:,} bytes, {OVER}", "split the workflow up")
+    ]
+
+
+def test_a_file_one_byte_over_the_limit() -> None:
+    text = HEAD + "description: "
+    text += "x" * (C.MAX_FILE_BYTES - len(text)) + "\n"
+    assert load(text) == [
+        (
+            "flow.yaml:1:1",
+            f"file is {C.MAX_FILE_BYTES + 1:,} bytes, {OVER}",
+            "split the workflow up",
+        )
+    ]
+
+
+def test_the_limit_counts_bytes_not_characters() -> None:
+    text = HEAD + "description: " + "☃" * (C.MAX_FILE_BYTES // 3) + "\n"
+    [(where, message, _)] = load(text)
+    assert where == "flow.yaml:1:1"
+    assert message.endswith(OVER)
+
+
+@pytest.mark.parametrize("quote", ["", "'", '"'])
+def test_a_line_of_900_kilobytes_is_read(quote: str) -> None:
+    text = HEAD + f"description: {quote}{'x' * 900_000}{quote}\n"
+    assert load(text, seconds=2 * QUICK) == []
+
+
+def test_a_key_longer_than_yaml_allows() -> None:
+    """YAML caps a plain key at 1,024 characters; the message must not quote it."""
+    [(where, message, hint)] = load(HEAD + "params: {" + "k" * 5000 + ": 1}\n")
+    assert (where, hint) == ("flow.yaml:6:5010", "")
+    assert message.startswith("YAML syntax: ")
+
+
+def test_ten_thousand_params_are_fine() -> None:
+    text = HEAD + "params:\n" + "".join(f"  p{i}: {i}\n" for i in range(10_000))
+    assert load(text, seconds=2 * QUICK) == []
+
+
+def test_more_values_than_the_limit() -> None:
+    """Refused when the 100,001st value is composed, not after the whole file was read."""
+    text = "params: [" + "1," * 300_000 + "1]\n"
+    assert len(text) < C.MAX_FILE_BYTES
+    assert load(text, seconds=READ_ALL) == [
+        ("flow.yaml:1:200004", "the document has more than 100,000 values", "split the workflow up")
+    ]
+
+
+# -- expressions and placeholders ----------------------------------------------------------
+
+
+def test_an_if_of_100_000_characters() -> None:
+    assert load(phase_if("phases.x.success and " * 5000 + "true")) == [
+        ("flow.yaml:5:25", "if: expression is longer than 2000 characters", "")
+    ]
+
+
+def test_an_if_nested_too_deeply() -> None:
+    assert load(phase_if("(" * 500 + "true" + ")" * 500)) == [
+        ("flow.yaml:5:58", "if: expression nested more than 32 levels deep", "")
+    ]
+
+
+def test_a_thousand_nots() -> None:
+    [(where, message, _)] = load(phase_if("not " * 1000 + "true"))
+    assert (where, message) == ("flow.yaml:5:25", "if: expression is longer than 2000 characters")
+
+
+def test_a_long_and_chain_within_the_limit_is_fine() -> None:
+    text = phase_if(" and ".join(["params.n > 1"] * 100)) + "params: {n: 3}\n"
+    assert load(text) == []
+
+
+def test_a_huge_placeholder() -> None:
+    [(where, message, hint)] = load(HEAD + "description: '${" + "a." * 300_000 + "b}'\n")
+    assert where == "flow.yaml:6:15"
+    assert message.startswith("unknown namespace 'a' in '${a.a.a.")
+    assert hint == "placeholders start with params., env., resources. or phases."
+
+
+def test_fifty_thousand_placeholders() -> None:
+    text = HEAD + "params: {x: 1}\ndescription: '" + "${params.x}" * 50_000 + "'\n"
+    assert load(text, seconds=2 * QUICK) == []
+
+
+def test_fifty_thousand_unknown_placeholders_stop_after_the_first_problems() -> None:
+    text = HEAD + "description: '" + "${params.y}" * 50_000 + "'\n"
+    problems = load(text)
+    assert len(problems) == C.MAX_DIAGNOSTICS + 1
+    assert problems[1] == (
+        "flow.yaml:6:15",
+        "unknown param 'params.y'",
+        "no params are declared here",
+    )
+    assert problems[0] == (
+        "flow.yaml:1:1",
+        f"stopped after {C.MAX_DIAGNOSTICS} problems",
+        "fix these, then validate again",
+    )
+
+
+def test_unknown_names_among_thousands_of_similar_ones() -> None:
+    """difflib compares a name with every candidate: 3,000 misses among 3,000 declared
+    names were 9 million comparisons."""
+    params = "".join(f"  name{i:05d}: 1\n" for i in range(3000))
+    uses = "".join(f"${{params.nome{i:05d}}}" for i in range(3000))
+    problems = load(HEAD + f"params:\n{params}description: '{uses}'\n")
+    assert len(problems) == C.MAX_DIAGNOSTICS + 1
+    assert problems[1][1:] == (
+        "unknown param 'params.nome00000'",
+        "declared: name00000, name00001, name00002, name00003, name00004, … (3,000 in all)",
+    )
+
+
+def test_thousands_of_phases_naming_unknown_agents() -> None:
+    agents = "".join(
+        f"  agent{i:04d}: {{type: shell, with: {{run: [echo]}}}}\n" for i in range(2000)
+    )
+    phases = "".join(f"  p{i}: {{agents: [agnet{i:04d}]}}\n" for i in range(2000))
+    problems = load(f"version: 1\nagents:\n{agents}phases:\n{phases}", seconds=2 * QUICK)
+    assert len(problems) == C.MAX_DIAGNOSTICS + 1
+
+
+def test_a_long_chain_of_phases_reading_each_other() -> None:
+    """A phase's `if:` may read only phases it needs, directly or not: that walk was
+    done again for every name in every condition."""
+    count = 600
+    phases = "".join(
+        f"  p{i}: {{agents: [g], needs: [p{i - 1}], if: '{' and '.join(f'phases.p{j}.success' for j in range(max(0, i - 30), i))}'}}\n"
+        if i
+        else "  p0: {agents: [g]}\n"
+        for i in range(count)
+    )
+    text = f"version: 1\nexecution: graph\nagents:\n  g: {{type: shell, with: {{run: [echo]}}}}\nphases:\n{phases}"
+    assert load(text, seconds=2 * QUICK) == []
+
+
+# -- through the command line ---------------------------------------------------------------
+
+
+def test_the_command_line_refuses_a_bomb_quickly(tmp_path: Path) -> None:
+    bomb = tmp_path / "bomb.yaml"
+    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]"
+        for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+    bomb.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("[" * 100_000, encoding="utf-8")
+    result = validate_cli([bomb, deep])
+    assert result.code == 2
+    assert result.out == (
+        f"{bomb}:6:1: error: 'f' expands to more than 100,000 values\n"
+        f"    hint: {LAUGHS}\n"
+        f"{deep}:1:66: error: {NESTED}\n"
+        f"    hint: {NESTED_HINT}\n"
+        "2 errors in 2 files (invalid)\n"
+    )
