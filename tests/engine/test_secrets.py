@@ -44,16 +44,12 @@ def secret_env(monkeypatch: pytest.MonkeyPatch) -> str:
 
 def _files_containing(root: Path, needle: str) -> list[Path]:
     return [
-        path
-        for path in root.rglob("*")
-        if path.is_file() and needle.encode() in path.read_bytes()
+        path for path in root.rglob("*") if path.is_file() and needle.encode() in path.read_bytes()
     ]
 
 
 @pytest.mark.parametrize("output", [[], ["--json"], ["--quiet"]])
-def test_secret_values_never_reach_the_terminal_or_the_record(
-    engine_project, secret_env, output
-):
+def test_secret_values_never_reach_the_terminal_or_the_record(engine_project, secret_env, output):
     engine_project.write(FLOW)
     result = engine_project.run("run", "flow.yaml", *output)
     assert result.code == 1, result  # `leak` fails on purpose, after the others ran
