@@ -159,17 +159,25 @@ def wfrun_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "wfrun"]
 
 
-def validate_cli(paths: Sequence[Path], *, timeout: float = 60.0) -> Validated:
-    """`wfrun validate PATH...` in a subprocess: exit 0 or 2, parseable output, no traceback."""
-    env = {**os.environ, **ENVIRON, "NO_COLOR": "1", "COLUMNS": "200"}
+def cli_environ() -> dict[str, str]:
+    """The whole environment of the `wfrun` subprocess: ENVIRON, plus what a process needs."""
+    keep = {key: os.environ[key] for key in ("PATH", "XDG_CACHE_HOME") if key in os.environ}
+    return {**keep, **ENVIRON, "NO_COLOR": "1", "COLUMNS": "200"}
+
+
+def validate_cli(
+    paths: Sequence[Path], *, output: str = "text", timeout: float = 60.0
+) -> Validated:
+    """`wfrun validate PATH...` in a subprocess: exit 0 or 2, no traceback, and (as text)
+    every line a diagnostic, its hint or the summary."""
     start = time.monotonic()
     done = subprocess.run(
-        [*wfrun_command(), "validate", *map(str, paths)],
+        [*wfrun_command(), "validate", "--format", output, *map(str, paths)],
         capture_output=True,
         text=True,
         check=False,
         timeout=timeout,
-        env=env,
+        env=cli_environ(),
         cwd=paths[0].parent if paths else None,
     )
     result = Validated(done.returncode, done.stdout, done.stderr, time.monotonic() - start)
@@ -178,7 +186,8 @@ def validate_cli(paths: Sequence[Path], *, timeout: float = 60.0) -> Validated:
     assert result.code in (0, 2), shown
     assert "Traceback" not in result.out + result.err, shown
     assert "internal error" not in result.out + result.err, shown
-    _check_report(result.out, paths, shown)
+    if output == "text":
+        _check_report(result.out, paths, shown)
     return result
 
 

@@ -13,13 +13,13 @@ from wfrun import constants as C
 from wfrun.errors import Diagnostic, brief
 from wfrun.spec.source import PathKey, Source
 
-_MAX_CANDIDATES = 500
+_MAX_CANDIDATES = 100
 
 
 def suggest(word: str, choices: Sequence[str]) -> str:
     """'did you mean 'x'?' for a near miss, else '' (difflib, as pip and git do).
 
-    Not among more than 500 names: difflib compares the word with each, and a file
+    Not among more than 100 names: difflib compares the word with each, and a file
     can hold thousands of names and thousands of misspellings of them.
     """
     if len(choices) > _MAX_CANDIDATES or len(word) > 100:
