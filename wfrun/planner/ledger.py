@@ -1,13 +1,15 @@
 """The run-time ledger: reference counts that say when to release each resource.
 
-Per resource it keeps the number of holders not yet finished or skipped. A phase holds
-its plan `holds`: its own resource set (closed over `needs`, so a needed resource is held
-by every holder of its dependents and reaches zero no earlier than they do) plus the
-resources of the templates it may spawn, so nothing a future spawn needs is released
-while the spawner is pending. A spawned phase holds its template's `holds`. When a
-phase is finished or skipped its holdings are decremented; those that reach zero are
-released, dependents first. Every event costs O(that phase's holdings): no scan over
-the other phases or resources (the seed design's quadratic re-check).
+A phase holds its plan `holds`: what it names itself, plus the resources of the
+templates it may spawn, so nothing a future spawn needs is released while the spawner
+is pending; a spawned phase holds its template's `holds`. Per resource the ledger
+counts the pending phases that hold it, plus the live resources that need it: a needed
+resource outlives its dependents, the same liveness as counting every phase whose
+closed set holds it, without walking closures per event. When a phase is finished or
+skipped its holdings are decremented; those that reach zero are released and let go of
+what they need, which may be released in turn; each batch is given dependents first.
+Every event costs O(that phase's holdings + what it releases): no scan over the other
+phases or resources (the seed design's quadratic re-check).
 
 The ledger is pure bookkeeping: it never starts or stops anything, the engine does.
 """
@@ -15,8 +17,10 @@ The ledger is pure bookkeeping: it never starts or stops anything, the engine do
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import chain
+from operator import add
 
 from wfrun.planner.model import Plan
 
@@ -54,20 +58,21 @@ class LedgerError(RuntimeError):
 
 
 class Ledger:
-    """Counts pending holders per resource; releases each one when its count hits zero.
+    """Counts holders per resource; releases each one when its count hits zero.
 
     Contract with the engine: report every phase exactly once as `finished` or
     `skipped`, and report a spawn (`spawned`) while its spawner is still pending.
     """
 
-    __slots__ = ("_count", "_done", "_pending", "_rank", "_released", "_templates")
+    __slots__ = ("_count", "_done", "_needs", "_pending", "_rank", "_released", "_templates")
 
     def __init__(self, plan: Plan) -> None:
-        self._pending: dict[str, tuple[str, ...]] = dict(
-            zip(plan.order, plan.columns.holds, strict=True)
-        )
+        c = plan.columns
+        # phase -> what it holds directly; `named + ()` is `named`: only spawners concatenate
+        self._pending = dict(zip(plan.order, map(add, c.named, c.spawned), strict=True))
+        self._needs = plan.resource_needs
+        self._count = _counts(self._pending.values(), plan.start_order, self._needs)
         self._rank = plan.rank.__getitem__
-        self._count: dict[str, int] = dict(Counter(chain.from_iterable(self._pending.values())))
         self._templates = {name: t.holds for name, t in plan.templates.items()}
         self._done: set[str] = set()
         self._released: set[str] = set()
@@ -85,15 +90,23 @@ class Ledger:
             msg = f"phase {phase!r} is {state}"
             raise LedgerError(msg)
         self._done.add(phase)
-        count = self._count
+        counts = self._count
         out: list[str] = []
         for r in holds:
-            left = count[r] - 1
-            count[r] = left
+            left = counts[r] - 1
+            counts[r] = left
             if not left:
                 out.append(r)
         if not out:
             return _NOTHING  # most events release nothing: no new object
+        k = 0
+        while k < len(out):  # a released resource lets go of what it needs (`out` grows)
+            for needed in self._needs[out[k]]:
+                left = counts[needed] - 1
+                counts[needed] = left
+                if not left:
+                    out.append(needed)
+            k += 1
         if len(out) > 1:  # dependents first: their rank is higher
             out.sort(key=self._rank, reverse=True)
         self._released.update(out)
@@ -115,20 +128,31 @@ class Ledger:
         if holds is None:
             msg = f"unknown template {template!r}"
             raise LedgerError(msg)
-        count = self._count
-        again: list[str] = []
+        counts = self._count
+        again = [r for r in holds if not counts.get(r)]  # start order, as `holds` is
         for r in holds:
-            held = count.get(r, 0)
-            if not held:
-                again.append(r)
-            count[r] = held + 1
+            counts[r] = counts.get(r, 0) + 1
+        for r in again:  # live again: it holds what it needs (in `holds` too: it is closed)
+            for needed in self._needs[r]:
+                counts[needed] += 1
         self._released.difference_update(again)
         self._pending[as_phase] = holds
         return Reacquire(tuple(again))
 
     def holders(self, resource: str) -> int:
-        """Pending phases holding `resource` (0: released, or never acquired)."""
-        return self._count.get(resource, 0)
+        """Pending phases holding `resource`, themselves or through what needs it (0:
+        released, or never acquired). A diagnostic: it scans the pending phases."""
+        return sum(resource in self._closed(holds) for holds in self._pending.values())
+
+    def _closed(self, holds: tuple[str, ...]) -> set[str]:
+        found = set(holds)
+        stack = list(holds)
+        while stack:
+            for needed in self._needs[stack.pop()]:
+                if needed not in found:
+                    found.add(needed)
+                    stack.append(needed)
+        return found
 
     @property
     def pending(self) -> tuple[str, ...]:
@@ -142,3 +166,20 @@ class Ledger:
 
     def __repr__(self) -> str:
         return f"Ledger(pending={len(self._pending)}, released={len(self._released)})"
+
+
+def _counts(
+    holds: Iterable[tuple[str, ...]],
+    start_order: tuple[str, ...],
+    needs: Mapping[str, tuple[str, ...]],
+) -> dict[str, int]:
+    """Per resource: phases holding it directly, plus live resources that need it.
+
+    Going backwards through start order settles every resource's dependents before it.
+    """
+    counts = dict(Counter(chain.from_iterable(holds)))
+    for r in reversed(start_order):
+        if counts.get(r):
+            for needed in needs[r]:
+                counts[needed] = counts.get(needed, 0) + 1
+    return counts

@@ -70,18 +70,27 @@ class TemplatePlan:
 class Columns:
     """Per-point data, each tuple aligned with `Plan.order`.
 
-    `sets` and `holds` are closed over needs but unordered and may repeat a name (sorting
-    and deduplicating 10^5 small sets would double the planning time; repeats change
-    neither first/last uses nor reference counts); `Plan.steps` gives them in start order.
+    Point i's resource set is `named[i]` plus `closure[i]`, and it holds those plus
+    `spawned[i]`. Kept apart so that most entries are shared tuples, not new ones:
+    `named[i]` is usually the phase's own `resources:` tuple, `closure[i]` the memoized
+    needs of its one needy resource, `spawned[i]` empty. Unordered, and a name may repeat
+    (sorting and deduplicating 10^5 small sets would double the planning time; repeats
+    change neither first/last uses nor reference counts); `Plan.steps` gives them merged,
+    in start order.
     """
 
     needs: tuple[tuple[str, ...], ...]
-    sets: tuple[tuple[str, ...], ...]
-    holds: tuple[tuple[str, ...], ...]
+    named: tuple[tuple[str, ...], ...]  # its own `resources:` and what its agents name
+    closure: tuple[tuple[str, ...], ...]  # what those need, transitively
+    spawned: tuple[tuple[str, ...], ...]  # what templates it may spawn add to its holds
     spawns: tuple[tuple[str, ...], ...]
     starts: tuple[tuple[str, ...], ...]  # in start order
     stops: tuple[tuple[str, ...], ...]  # in stop order
     live: tuple[int, ...]
+
+    def resource_set(self, i: int) -> set[str]:
+        """Point i's resource set."""
+        return set(self.named[i]).union(self.closure[i])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,6 +106,7 @@ class Plan:
     start_order: tuple[str, ...]  # acquired resources
     stop_order: tuple[str, ...]
     rank: Mapping[str, int]  # every declared resource's place in start order
+    resource_needs: Mapping[str, tuple[str, ...]]  # every declared resource's needs
     declared: int  # resources in the file
     peak: int  # most resources live at one point
     lower_bound: int  # largest single resource set: no plan can do better
@@ -107,21 +117,24 @@ class Plan:
     @cached_property
     def steps(self) -> tuple[Step, ...]:
         """One `Step` per point, in order, resource sets in start order."""
+        return tuple(map(self._step, range(len(self.order))))
+
+    def _step(self, i: int) -> Step:
         c = self.columns
         key = self.rank.__getitem__
-        return tuple(
-            Step(
-                index=i,
-                phase=name,
-                needs=c.needs[i],
-                resources=tuple(sorted(set(c.sets[i]), key=key)),
-                holds=tuple(sorted(set(c.holds[i]), key=key)),
-                spawns=c.spawns[i],
-                start=c.starts[i],
-                stop=c.stops[i],
-                live=c.live[i],
-            )
-            for i, name in enumerate(self.order)
+        own = c.resource_set(i)
+        resources = tuple(sorted(own, key=key))
+        spawned = c.spawned[i]
+        return Step(
+            index=i,
+            phase=self.order[i],
+            needs=c.needs[i],
+            resources=resources,
+            holds=tuple(sorted(own.union(spawned), key=key)) if spawned else resources,
+            spawns=c.spawns[i],
+            start=c.starts[i],
+            stop=c.stops[i],
+            live=c.live[i],
         )
 
     @cached_property
@@ -132,8 +145,8 @@ class Plan:
         keeping 10^5 x 5 use lists during planning costs more than the planning.
         """
         found: dict[str, list[int]] = {r: [] for r in self.resources}
-        for i, own in enumerate(self.columns.sets):
-            for r in set(own):
+        for i in range(len(self.order)):
+            for r in self.columns.resource_set(i):
                 found[r].append(i)
         return {r: tuple(points) for r, points in found.items()}
 

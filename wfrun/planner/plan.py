@@ -24,9 +24,9 @@ spawned are done.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import accumulate, compress, count, repeat
-from operator import attrgetter, sub
+from operator import add, attrgetter, sub
 from typing import TypeVar
 
 from wfrun.planner.model import Columns, Lifetime, Plan, TemplatePlan
@@ -66,48 +66,48 @@ def plan_workflow(workflow: Workflow) -> Plan:
 
     The loader guarantees every name resolves and no `needs` cycle exists. The passes
     over phases are the hot path (10^5 phases in well under a second): C-level maps where
-    they can be, one plain loop where they cannot, no per-phase objects beyond each
-    phase's closed set, no sorting, no per-resource use lists (`Plan.uses` builds those
-    on demand, for display).
+    they can be, one plain loop (first and last uses) where they cannot, shared tuples
+    rather than new ones (see `Columns`), no sorting, no per-resource use lists
+    (`Plan.uses` builds those on demand, for display).
     """
     index = ResourceIndex(workflow)
     order, listed, needs = phase_points(workflow)
     points = len(order)
-    named, sets = index.phase_sets(listed)
+    named, closure = index.phase_sets(listed)
     first, last = _first_last(named)
     directly = set(first)  # resources some listed phase names itself
-    _cover_needs(workflow, index.start, first, last)
-    spawning = _Spawning(workflow, index, order, listed, sets)
+    _cover_needs(index, first, last)
+    spawning = _Spawning(workflow, index, order, listed, named, closure)
     spawning.stretch(first, last)
     acquired = tuple(r for r in index.start if r in first)
-    delta = [0] * (points + 1)  # live(i) - live(i - 1)
-    starts = _at(points, acquired, first, delta, 1)
-    stops = _at(points, acquired[::-1], last, delta, -1)
-    live = tuple(accumulate(delta[:points]))
-    rank = index.rank
+    starts, stops, live = _starts_stops(points, acquired, first, last)
+    lifetimes = _lifetimes(workflow, spawning, directly, acquired, first, last)
+    lower_bound = _largest(named, closure)
     return Plan(
         workflow=workflow.name,
         execution=workflow.execution,
         order=order,
-        resources=_lifetimes(workflow, spawning, directly, acquired, first, last),
+        resources=lifetimes,
         unused=tuple(r for r in index.start if r not in first),
         templates=_templates(workflow, index, spawning),
         start_order=acquired,
         stop_order=acquired[::-1],
-        rank=rank,
-        declared=len(rank),
+        rank=index.rank,
+        resource_needs=index.needs,
+        declared=len(index.rank),
         peak=max(live, default=0),
-        lower_bound=_largest(sets),
+        lower_bound=lower_bound,
         units_held=sum(map(sub, map(last.__getitem__, acquired), map(first.__getitem__, acquired)))
         + len(acquired),
-        units_whole_run=len(rank) * points,
+        units_whole_run=len(index.rank) * points,
         columns=Columns(
             needs=tuple(needs),
-            sets=tuple(sets),
-            holds=tuple(spawning.holds) if spawning.reaches else tuple(sets),
+            named=tuple(named),
+            closure=tuple(closure),
+            spawned=tuple(spawning.spawned) if spawning.spawned else ((),) * points,
             spawns=tuple(spawning.reaches) if spawning.reaches else ((),) * points,
-            starts=tuple(starts),
-            stops=tuple(stops),
+            starts=starts,
+            stops=stops,
             live=live,
         ),
     )
@@ -125,9 +125,7 @@ def _first_last(sets: Iterable[tuple[str, ...]]) -> tuple[dict[str, int], dict[s
     return first, last
 
 
-def _cover_needs(
-    workflow: Workflow, start: tuple[str, ...], first: dict[str, int], last: dict[str, int]
-) -> None:
+def _cover_needs(index: ResourceIndex, first: dict[str, int], last: dict[str, int]) -> None:
     """Stretch the intervals of what phases name over everything they need.
 
     A closed set holds r exactly when its phase names r or something that needs r, so
@@ -135,9 +133,8 @@ def _cover_needs(
     order backwards settles every dependent before what it needs: O(R + needs edges),
     instead of a pass over each phase's whole closed set.
     """
-    resources = workflow.resources
-    for r in reversed(start):
-        needs = resources[r].needs
+    for r in reversed(index.start):
+        needs = index.needs[r]
         if needs and r in first:
             begin = first[r]
             end = last[r]
@@ -161,20 +158,21 @@ class _Spawning:
         index: ResourceIndex,
         order: tuple[str, ...],
         listed: list[Phase],
-        sets: list[tuple[str, ...]],
+        named: list[Names],
+        closure: list[Names],
     ) -> None:
         self.spawns = spawns = _Spawns(workflow, index)
         self.graph = workflow.execution == "graph"
         self.points = len(order)
-        self.holds = sets  # a copy once some phase spawns
-        self.reaches: list[tuple[str, ...]] = []  # per point, once some phase spawns
+        self.reaches: list[Names] = []  # per point, once some phase spawns
+        self.spawned: list[Names] = []  # per point, once some phase spawns
         self.uses: defaultdict[str, list[int]] = defaultdict(list)  # resource -> spawners
         self.spawned_by: defaultdict[str, list[str]] = defaultdict(list)
         # `may_spawn` names declared templates (the loader checks): none, no spawners
         spawners = compress(count(), map(_MAY_SPAWN, listed)) if spawns.templates else ()
         for i in spawners:
             if not self.reaches:
-                self.holds = sets.copy()
+                self.spawned = [()] * self.points
                 self.reaches = [()] * self.points
             reach, union = spawns.of(listed[i].may_spawn)
             self.reaches[i] = reach
@@ -182,9 +180,7 @@ class _Spawning:
                 self.spawned_by[template].append(order[i])
             for r in union:  # all of it, even what the phase uses itself: see the rule above
                 self.uses[r].append(i)
-            extra = union.difference(sets[i])
-            if extra:
-                self.holds[i] = sets[i] + tuple(extra)
+            self.spawned[i] = tuple(union.difference(named[i], closure[i]))
 
     def stretch(self, first: dict[str, int], last: dict[str, int]) -> None:
         """Count spawnable resources as used (see the rule in the module docstring)."""
@@ -195,44 +191,62 @@ class _Spawning:
             last[r] = max(last.get(r, -1), end)
 
 
-def _at(
-    points: int, names: Iterable[str], point: Mapping[str, int], delta: list[int], sign: int
-) -> list[tuple[str, ...]]:
-    """Per point, the `names` whose `point` it is, in the order of `names`.
-
-    Adds `sign` x their count to `delta` at the point (stops: the point after it).
-    """
-    groups: dict[int, list[str]] = {}
-    for name in names:
-        p = point[name]
-        if p in groups:
-            groups[p].append(name)
+def _starts_stops(
+    points: int, acquired: tuple[str, ...], first: Mapping[str, int], last: Mapping[str, int]
+) -> tuple[tuple[Names, ...], tuple[Names, ...], tuple[int, ...]]:
+    """Per point: what starts before it (start order), what stops after it (stop order),
+    and how many resources are live during it. One pass over the acquired resources."""
+    starting: dict[int, list[str]] = {}
+    stopping: dict[int, list[str]] = {}
+    for r in reversed(acquired):  # stop order; starts are reversed at the end
+        begin = first[r]
+        if begin in starting:
+            starting[begin].append(r)
         else:
-            groups[p] = [name]
-    column: list[tuple[str, ...]] = [()] * points
-    after = sign < 0
-    for p, group in groups.items():
-        column[p] = tuple(group)
-        delta[p + after] += sign * len(group)
-    return column
+            starting[begin] = [r]
+        end = last[r]
+        if end in stopping:
+            stopping[end].append(r)
+        else:
+            stopping[end] = [r]
+    starts: list[Names] = [()] * points
+    stops: list[Names] = [()] * points
+    delta = [0] * (points + 1)  # live(i) - live(i - 1)
+    for p, group in starting.items():
+        group.reverse()
+        starts[p] = tuple(group)
+        delta[p] += len(group)
+    for p, group in stopping.items():
+        stops[p] = tuple(group)
+        delta[p + 1] -= len(group)
+    return tuple(starts), tuple(stops), tuple(accumulate(delta[:points]))
 
 
-def _largest(sets: list[tuple[str, ...]]) -> int:
-    """The largest set's size, without deduplicating every set.
+def _largest(named: list[Names], closure: list[Names]) -> int:
+    """The largest resource set's size, without deduplicating every set.
 
-    Sets may repeat names, so a length only bounds a size. The longest set usually
-    repeats none, and C-level scans find it; otherwise one pass deduplicates only the
-    sets longer than the best size so far.
+    Sets may repeat names, so a length only bounds a size. Going down the distinct
+    lengths, only sets longer than the best size so far are deduplicated (usually one),
+    and C-level scans of the lengths find them.
     """
-    lengths = list(map(len, sets))
-    longest = max(lengths, default=0)
-    if not longest or len(set(sets[lengths.index(longest)])) == longest:
-        return longest
+    lengths = list(map(add, map(len, named), map(len, closure)))
     best = 0
-    for own in sets:
-        if len(own) > best:
-            best = max(best, len(set(own)))
+    for length in sorted(set(lengths), reverse=True):
+        if length <= best:
+            break
+        for i in _positions(lengths, length):
+            best = max(best, len(set(named[i]).union(closure[i])))
+            if best == length:
+                break
     return best
+
+
+def _positions(values: list[int], value: int) -> Iterator[int]:
+    """The indices of `value` in `values`, found by C-level scans."""
+    i = -1
+    for _ in range(values.count(value)):
+        i = values.index(value, i + 1)
+        yield i
 
 
 def _templates(
@@ -298,6 +312,7 @@ def _lifetimes(
 
 
 _T = TypeVar("_T")
+Names = tuple[str, ...]
 _MAY_SPAWN = attrgetter("may_spawn")
 
 

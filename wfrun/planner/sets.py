@@ -82,10 +82,7 @@ def _kahn(names: Sequence[str], needs: Sequence[Sequence[str]]) -> list[int]:
 
 def resource_order(workflow: Workflow) -> tuple[str, ...]:
     """Every declared resource in start order: what it needs first, then declaration."""
-    resources = workflow.resources
-    names = tuple(resources)
-    moved = _stable_order(names, list(map(_NEEDS, resources.values())))
-    return names if moved is None else tuple(map(names.__getitem__, moved))
+    return ResourceIndex(workflow).start
 
 
 def phase_order(workflow: Workflow) -> tuple[str, ...]:
@@ -131,15 +128,19 @@ class ResourceIndex:
     lookup: each closure is computed once, and only if some phase asks for it.
     """
 
-    __slots__ = ("agent_named", "extension", "rank", "start")
+    __slots__ = ("agent_named", "extension", "needs", "rank", "start")
 
     def __init__(self, workflow: Workflow) -> None:
         resources = workflow.resources
-        self.start = resource_order(workflow)  # every declared resource, in start order
-        self.rank = {name: i for i, name in enumerate(self.start)}
+        names = tuple(resources)
+        needs = list(map(_NEEDS, resources.values()))
+        moved = _stable_order(names, needs)
+        self.start = names if moved is None else tuple(map(names.__getitem__, moved))
+        self.rank = dict(zip(self.start, count()))  # every declared resource's place
+        self.needs = dict(zip(names, needs, strict=True))
         # resource -> everything it needs, transitively, without itself
         self.extension = _Memo(partial(_extension, resources))
-        self.extension.update(dict.fromkeys([n for n, r in resources.items() if not r.needs], ()))
+        self.extension.update(dict.fromkeys(compress(names, map(not_, needs)), ()))
         # agent group -> the resources it names: required, and optional if configured
         self.agent_named = _Memo(partial(_agent_named, workflow))
 
@@ -161,20 +162,23 @@ class ResourceIndex:
         A repeat changes neither first/last uses nor reference counts, which add and
         remove it alike; deduplicating is left to what displays the set.
         """
-        return self.phase_sets((phase,))[1][0]
+        named, closure = self.phase_sets((phase,))
+        return named[0] + closure[0]
 
     def phase_sets(self, phases: Sequence[Phase]) -> tuple[list[Names], list[Names]]:
-        """What each of `phases` names itself, and its set closed over needs (`closed`).
+        """What each of `phases` names itself, and what that needs, transitively.
 
-        The planner's hot path, so no Python-level loop: `sum(extensions, start)`
+        The planner's hot path, so no Python-level loop and few new tuples. Most phases
+        name no agent resources, and `own + ()` is `own` itself. `sum(extensions, ())`
         concatenates tuples in C, and adding an empty one gives back the same tuple, so a
-        phase whose resources need nothing costs no new tuple. (It is quadratic in the
-        number of needy resources one phase names, which stays small.)
+        phase whose resources need nothing gets `()` and one with a single needy resource
+        gets its memoized extension: only phases naming two or more build a new tuple.
+        (It is quadratic in the needy resources one phase names, which stay few.)
         """
         parts = map(self.agent_named.__getitem__, map(_AGENTS, phases))
         named = list(map(add, map(_RESOURCES, phases), parts))
         extensions = map(map, repeat(self.extension.__getitem__), named)
-        return named, list(map(sum, extensions, named))
+        return named, list(map(sum, extensions, repeat(())))
 
     def ordered(self, names: Iterable[str]) -> tuple[str, ...]:
         """`names` (closed over needs already) in start order."""
