@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from wfrun import constants as C
 
-Name = Annotated[str, StringConstraints(pattern=C.NAME_PATTERN)]
+Name = Annotated[str, StringConstraints(pattern=C.NAME_PATTERN, max_length=C.MAX_NAME_CHARS)]
 Names = list[Name]
 MODULE_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"

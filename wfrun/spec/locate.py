@@ -35,9 +35,11 @@ def listing(names: Sequence[str], limit: int = 5) -> str:
 
 
 def dotted(path: PathKey) -> str:
+    """`phases.a.agents[0]`; a key of 100,000 characters is cut short."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        key = str(part) if len(str(part)) <= 40 else f"{str(part)[:40]}…"
+        out += f"[{part}]" if isinstance(part, int) else (f".{key}" if out else key)
     return out or "(top level)"
 
 
@@ -148,6 +150,9 @@ def _explain(error: Any, path: PathKey, model: type[BaseModel]) -> tuple[str, st
         return f"{brief(error['input'])} is not a valid name", C.NAME_HINT, True
     if kind == "string_pattern_mismatch" and error["ctx"].get("pattern") == C.NAME_PATTERN:
         return f"{brief(error['input'])} is not a valid name", C.NAME_HINT, False
+    if kind == "string_too_long" and error["ctx"].get("max_length") == C.MAX_NAME_CHARS:
+        hint = f"names are at most {C.MAX_NAME_CHARS} characters: they become file names"
+        return f"{brief(error['input'])} is too long for a name", hint, "[key]" in loc
     message = str(error["msg"]).removeprefix("Value error, ")
     message = message[:1].lower() + message[1:]
     shown = repr(error.get("input"))
