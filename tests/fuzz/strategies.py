@@ -122,7 +122,7 @@ ENTRY_KEYS = sorted(
     }
 )
 WITH_KEYS = _with_keys()
-NAMES = ["a", "b", "c", "g", "code", "app", "my-phase", "_x", "bad name", "1x", "", "é"]
+NAMES = ["a", "b", "c", "g", "code", "app", "my-phase", "_x", "bad name", "1x", "", "é", "n" * 90]
 TYPES = [*REGISTRY.names("resource"), *REGISTRY.names("agent"), "nope", ""]
 SNIPPETS = [
     "${params.p}", "${params.nope}", "${params.p.q}", "${env.HOME}", "${env.UNSET_X}",
@@ -133,6 +133,7 @@ SNIPPETS = [
     "phases.b.status == 'skipped'", "env.CI == '1'", "params.p.upper", "phases.a.__class__",
     "not not not phases.a.failed", "((phases.a.success)", "1 < 2 < 3", "__import__('os')",
     "127.0.0.1:8080", "http://127.0.0.1:1/x", "m:f", "m.n:Cls", "echo hi", "python3",
+    "v" * 3000, "${params." + "p" * 500 + "}", "phases." + "a" * 1500 + ".success",
 ]  # fmt: skip
 
 scalars = st.one_of(

@@ -205,6 +205,18 @@ def test_a_name_too_long_to_be_a_file_name() -> None:
     assert load(text) == [("flow.yaml:6:3", f"phases.{name[:40]}…: {message}", hint)]
 
 
+def test_a_huge_value_in_a_types_settings_is_quoted_short() -> None:
+    """Regression: a type's config model quoted a 100,000-character `call:` whole."""
+    text = HEAD.replace(
+        "{run: [echo]}", "{run: [echo]}}\n  p: {type: python, with: {call: " + "x" * 100_000 + "}"
+    )
+    text = text.replace("agents: [g]", "agents: [g, p]")
+    [(where, message, _)] = load(text)
+    assert where == "flow.yaml:4:34"
+    assert message.startswith("agents.p.with.call: expected module:function")
+    assert len(message) == 300
+
+
 def test_five_thousand_params_are_fine() -> None:
     text = HEAD + "params:\n" + "".join(f"  p{i}: {i}\n" for i in range(5_000))
     assert load(text) == []

@@ -69,9 +69,14 @@ def diagnostics_from(
             continue
         message, hint, key_position = _explain(error, path, model)
         where = source.at(full, key=at_key or key_position)
-        text = f"{dotted(full)}: {message}" if full else message
+        text = _cut(f"{dotted(full)}: {message}" if full else message)
         found.append(Diagnostic(where, text, hint, path=dotted(full)))
     return found
+
+
+def _cut(message: str, limit: int = 300) -> str:
+    """Config models of built-in and plugin types may quote a value whole, however long."""
+    return message if len(message) <= limit else f"{message[: limit - 1]}…"
 
 
 def _without_losing_branches(errors: list[Any], data: Any) -> list[Any]:
