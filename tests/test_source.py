@@ -308,12 +308,17 @@ def test_a_control_character_exits_2_not_3(wfrun_project) -> None:
 
 
 def test_a_file_that_is_not_utf8(wfrun_project) -> None:
-    project = wfrun_project({"flow.yaml": b"\xff\xfeversion: 1\n"})
-    outcome = project.run("validate", "flow.yaml")
+    project = wfrun_project(
+        {"flow.yaml": b"\xff\xfeversion: 1\n", "latin1.yaml": b"version: 1\ndescription: caf\xe9\n"}
+    )
+    outcome = project.run("validate", "flow.yaml", "latin1.yaml")
     outcome.assert_invalid()
     assert outcome.out == dedent("""\
-        flow.yaml:1:1: error: cannot read the workflow file: 'utf-8' codec can't decode byte 0xff in position 0: invalid start byte
-        1 error in 1 file (invalid)
+        flow.yaml:1:1: error: the file is not UTF-8: byte 0xff starts no valid character
+            hint: save it as UTF-8 (is it Latin-1, or UTF-16?)
+        latin1.yaml:2:17: error: the file is not UTF-8: byte 0xe9 starts no valid character
+            hint: save it as UTF-8 (is it Latin-1, or UTF-16?)
+        2 errors in 2 files (invalid)
     """)
 
 

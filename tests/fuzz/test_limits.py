@@ -182,6 +182,18 @@ def test_the_limit_counts_bytes_not_characters() -> None:
     assert message.endswith(OVER)
 
 
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_a_file_without_a_size_is_read_only_up_to_the_limit(device: str) -> None:
+    """Regression: the size check used stat(), which says 0 for a device or a pipe
+    (`wfrun validate <(generate)`); /dev/zero was then read until memory ran out."""
+    start = time.process_time()
+    result = inspect_workflow(device, environ={})
+    assert time.process_time() - start < QUICK
+    assert [(str(d.position), d.message) for d in result.diagnostics] == [
+        (f"{device}:1:1", f"file is {OVER}")
+    ]
+
+
 @pytest.mark.parametrize("quote", ["", "'", '"'])
 def test_a_line_of_900_kilobytes_is_read(quote: str) -> None:
     text = HEAD + f"description: {quote}{'x' * 900_000}{quote}\n"

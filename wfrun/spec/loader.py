@@ -30,7 +30,7 @@ from wfrun.spec.interpolate import (
 )
 from wfrun.spec.locate import diagnostics_from, suggest
 from wfrun.spec.model import Agent, Phase, Resource, Workflow
-from wfrun.spec.source import PathKey, Source, parse_yaml
+from wfrun.spec.source import PathKey, Source, parse_yaml, position_at
 
 _SECTIONS: dict[str, type[BaseModel]] = {
     "resources": ResourceDoc,
@@ -75,19 +75,26 @@ def inspect_workflow(
 ) -> Inspection:
     """Like load_workflow, but returns warnings too and never raises SpecError."""
     file = str(path)
+    start = Position(file, 1, 1)
+    limit = f"over the {C.MAX_FILE_BYTES:,}-byte limit"
     try:
         size = Path(path).stat().st_size
         if size > C.MAX_FILE_BYTES:  # refuse before reading a huge file into memory
-            message = f"file is {size:,} bytes, over the {C.MAX_FILE_BYTES:,}-byte limit"
-            return Inspection(
-                None, [Diagnostic(Position(file, 1, 1), message, "split the workflow up")]
-            )
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        message = f"cannot read the workflow file: {reason}"
+            message = f"file is {size:,} bytes, {limit}"
+            return Inspection(None, [Diagnostic(start, message, "split the workflow up")])
+        with Path(path).open("rb") as handle:  # a pipe or /dev/zero has no size to stat
+            data = handle.read(C.MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        message = f"cannot read the workflow file: {exc.strerror or exc}"
         hint = "check the path" if isinstance(exc, FileNotFoundError) else ""
-        return Inspection(None, [Diagnostic(Position(file, 1, 1), message, hint)])
+        return Inspection(None, [Diagnostic(start, message, hint)])
+    if len(data) > C.MAX_FILE_BYTES:
+        return Inspection(None, [Diagnostic(start, f"file is {limit}", "split the workflow up")])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Inspection(None, [_not_utf8(file, data, exc)])
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # as text mode reads it
     return inspect_text(
         text,
         file,
@@ -96,6 +103,14 @@ def inspect_workflow(
         registry=registry,
         base_dir=Path(path).resolve().parent,
     )
+
+
+def _not_utf8(file: str, data: bytes, exc: UnicodeDecodeError) -> Diagnostic:
+    """Placed at the offending byte: a stray Latin-1 'é' on line 80 is found in an editor."""
+    before = data[: exc.start].decode("utf-8", errors="replace")
+    where = position_at(file, before, len(before))
+    message = f"the file is not UTF-8: byte {data[exc.start]:#04x} starts no valid character"
+    return Diagnostic(where, message, "save it as UTF-8 (is it Latin-1, or UTF-16?)")
 
 
 def inspect_text(

@@ -165,12 +165,16 @@ def _position(file: str, mark: yaml.Mark | None) -> Position:
     return Position(file, mark.line + 1, mark.column + 1)
 
 
-def _reader_diagnostic(file: str, text: str, exc: yaml.reader.ReaderError) -> Diagnostic:
-    """The reader gives an offset, not a mark: count lines as PyYAML's marks do elsewhere
-    (NEL, LS, PS and a lone CR end a line too), so all positions agree."""
-    breaks = list(_LINE_BREAK.finditer(text, 0, exc.position))
+def position_at(file: str, text: str, offset: int) -> Position:
+    """Where character `offset` of `text` is, counting lines as PyYAML's marks do (NEL,
+    LS, PS and a lone CR end a line too), so that all positions agree."""
+    breaks = list(_LINE_BREAK.finditer(text, 0, offset))
     line_start = breaks[-1].end() if breaks else 0
-    where = Position(file, len(breaks) + 1, exc.position - line_start + 1)
+    return Position(file, len(breaks) + 1, offset - line_start + 1)
+
+
+def _reader_diagnostic(file: str, text: str, exc: yaml.reader.ReaderError) -> Diagnostic:
+    where = position_at(file, text, exc.position)
     msg = f"character {chr(exc.character)!r} is not allowed in YAML"
     hint = 'remove it, or write it as an escape inside double quotes, e.g. "\\x1b"'
     return Diagnostic(where, msg, hint)
