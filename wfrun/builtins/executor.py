@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import Field
 
-from wfrun.builtins import capture
+from wfrun.builtins import capture, procs
 from wfrun.builtins.chat import ChatModel, Message
 from wfrun.builtins.config import Config
 from wfrun.builtins.container import Container
@@ -135,7 +135,7 @@ class Executor:
         return capture.run(
             argv,
             cwd=cwd,
-            env=self.ctx.environ,
+            env={**self.ctx.environ, procs.RUN_ENV: str(Path(ctx.run_dir).resolve())},
             timeout=self.config.command_timeout,
             cancelled=ctx.cancelled,
             max_output=self.config.max_output,

@@ -44,7 +44,9 @@ class Process:
 
     def start(self) -> Mapping[str, Any]:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**self.ctx.environ, **self.config.env}
+        # The run's mark, from the first instruction on: `wfrun cleanup` finds the service
+        # even if a hard kill comes before the journal lists it.
+        env = {**self.ctx.environ, **self.config.env, procs.RUN_ENV: run_dir(self.ctx)}
         try:
             with self.log_path.open("ab") as log:  # the child keeps its own descriptor
                 self.proc = procs.spawn(self.config.command, cwd=self.cwd, env=env, stdout=log)
@@ -123,6 +125,11 @@ class Process:
         if probe.tcp:
             return int(probe.tcp.rpartition(":")[2])
         return urllib.parse.urlsplit(probe.http).port if probe.http else None
+
+
+def run_dir(ctx: ResourceContext) -> str:
+    """The run record folder, absolute: services run elsewhere than the runner."""
+    return str(Path(ctx.run_dir).resolve())
 
 
 def _spawn_failure(program: str, cwd: Path, exc: OSError) -> str:

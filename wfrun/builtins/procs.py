@@ -9,6 +9,11 @@ A pid is not an identity after a hard kill: the kernel reuses pids. The journal
 therefore also records the process's start time (field 22 of /proc/<pid>/stat) and the
 boot id; cleanup acts only while both still match. Zombies count as dead: after a
 hard kill nobody may reap them, yet they hold no resources.
+
+Everything a run starts carries `WFRUN_RUN_DIR` in its environment, from its first
+instruction on. So a process that no journal lists — a turn's command, or a service
+spawned a moment before a hard kill, before it could be journaled — can still be found
+(`run_processes`) and stopped by `wfrun cleanup`, and nothing else can be mistaken for it.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import IO, Any, NamedTuple
 
 PROC = Path("/proc")
 KILL_WAIT = 2.0  # seconds to wait for SIGKILLed processes to vanish
+RUN_ENV = "WFRUN_RUN_DIR"  # set for everything a run starts: its run record folder
 
 
 class ProcStat(NamedTuple):
@@ -78,6 +84,110 @@ def boot_id() -> str:
         return (PROC / "sys/kernel/random/boot_id").read_text().strip()
     except OSError:
         return ""
+
+
+def identity(pid: int) -> dict[str, Any]:
+    """What tells this process from a later one with the same pid (for a journal)."""
+    return {"pid": pid, "start_time": start_time(pid), "boot_id": boot_id()}
+
+
+def same_process(facts: Mapping[str, Any]) -> bool | None:
+    """Is the process `identity` described still running? None when it cannot be told.
+
+    Gone, a zombie, or a pid now used by a process that started at another time (or
+    in another boot) all mean False.
+    """
+    pid = facts.get("pid")
+    if not pid:
+        return False
+    if facts.get("boot_id") and facts["boot_id"] != boot_id():
+        return False
+    now = start_time(int(pid))
+    if now is None:
+        return False
+    if facts.get("start_time") is None:
+        return None
+    return bool(now == facts["start_time"])
+
+
+def run_processes(run_id: str) -> dict[int, int]:
+    """Live processes whose environment says a run with this id started them: pid -> start.
+
+    Only the user's own processes can be read, and this process and its ancestors are
+    never listed (`wfrun cleanup` may itself run inside a run's turn).
+    """
+    if not PROC.is_dir():
+        return {}
+    mine = _ancestors()
+    found = {}
+    prefix = f"{RUN_ENV}=".encode()
+    for entry in PROC.iterdir():
+        if not entry.name.isdigit() or int(entry.name) in mine:
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        for item in environ.split(b"\0"):
+            if item.startswith(prefix) and Path(os.fsdecode(item[len(prefix) :])).name == run_id:
+                started = start_time(int(entry.name))
+                if started is not None:
+                    found[int(entry.name)] = started
+                break
+    return found
+
+
+def stop_processes(found: Mapping[int, int], *, grace: float) -> int:
+    """SIGTERM each process that still has its start time, SIGKILL it after `grace`.
+
+    A pidfd pins the process down before its start time is checked, so a pid reused
+    after the check is never signalled. Returns how many processes were signalled.
+    """
+    pinned = [(pid, fd) for pid, started in found.items() if (fd := _pin(pid, started)) >= 0]
+    try:
+        for _, fd in pinned:
+            _send(fd, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while any(start_time(pid) is not None for pid, _ in pinned) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        for _, fd in pinned:
+            _send(fd, signal.SIGKILL)
+        deadline = time.monotonic() + KILL_WAIT
+        while any(start_time(pid) is not None for pid, _ in pinned) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        for _, fd in pinned:
+            os.close(fd)
+    return len(pinned)
+
+
+def _pin(pid: int, started: int) -> int:
+    """A pidfd for `pid` if it is still the process that started at `started`, else -1."""
+    try:
+        fd = os.pidfd_open(pid)
+    except OSError:
+        return -1
+    if start_time(pid) != started:  # checked after the pidfd exists: it names *this* process
+        os.close(fd)
+        return -1
+    return fd
+
+
+def _send(fd: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        signal.pidfd_send_signal(fd, signum)
+
+
+def _ancestors() -> set[int]:
+    found, pid = set(), os.getpid()
+    while pid > 1 and pid not in found:
+        found.add(pid)
+        try:
+            text = (PROC / str(pid) / "stat").read_text()
+        except OSError:
+            break
+        pid = int(text[text.rindex(")") + 2 :].split()[1])
+    return found
 
 
 def is_alive(pid: int) -> bool:

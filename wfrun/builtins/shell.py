@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from wfrun.builtins import capture
+from wfrun.builtins import capture, procs
 from wfrun.builtins.config import Argv, Config, Text
 from wfrun.engine.api import AgentContext, TurnContext, TurnResult
 from wfrun.registry import TypeSpec
@@ -78,7 +79,7 @@ class ShellAgent:
             "WFRUN_PHASE": ctx.phase,
             "WFRUN_ITERATION": str(ctx.iteration),
             "WFRUN_PREVIOUS": previous_text(ctx.previous),
-            "WFRUN_RUN_DIR": str(ctx.run_dir),
+            procs.RUN_ENV: str(Path(ctx.run_dir).resolve()),  # absolute: cwd may differ
         }
         done = capture.run(
             argv,

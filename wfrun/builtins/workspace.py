@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import stat
 import subprocess
@@ -55,9 +56,8 @@ class Workspace:
         self.path: Path | None = None
 
     def start(self) -> Mapping[str, Any]:
-        sources = [self._source(entry) for entry in self.config.copy_]  # check before mkdtemp
-        self.path = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{self.ctx.name}-")).resolve()
-        self.ctx.journal_changed()
+        sources = [self._source(entry) for entry in self.config.copy_]  # check before mkdir
+        self._make_dir()
         for (source, relative), entry in zip(sources, self.config.copy_, strict=True):
             try:
                 _copy(source, self.path / relative)
@@ -79,6 +79,19 @@ class Workspace:
 
     def journal(self) -> Mapping[str, Any]:
         return {"path": str(self.path), "keep": self.config.keep} if self.path else {}
+
+    def _make_dir(self) -> None:
+        """mkdtemp, but the name is journaled before the folder exists: a hard kill at
+        any moment leaves nothing `wfrun cleanup` does not know about."""
+        parent = Path(tempfile.gettempdir()).resolve()
+        while True:
+            self.path = parent / f"{PREFIX}{self.ctx.name}-{secrets.token_hex(6)}"
+            self.ctx.journal_changed()
+            try:
+                self.path.mkdir(mode=0o700)
+            except FileExistsError:  # someone else's: never ours to remove
+                continue
+            return
 
     def _source(self, entry: str) -> tuple[Path, Path]:
         """The resolved source of a `copy:` entry and where it goes in the workspace."""

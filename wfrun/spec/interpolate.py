@@ -55,7 +55,7 @@ def format_value(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, list | dict):
-        return json.dumps(value)
+        return json.dumps(value, default=str)  # YAML dates and times are not JSON types
     return str(value)
 
 
@@ -85,11 +85,31 @@ class Interpolator:
     errors: list[tuple[PathKey, PlaceholderError]] = field(default_factory=list)
     references: list[Reference] = field(default_factory=list)
     max_errors: int | None = None  # then stop resolving: the load has failed already
+    max_chars: int | None = None  # of substituted text in all; then stop, with an error
+    _spent: int = field(default=0, init=False, repr=False)
+    _sizes: dict[int, int] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def full(self) -> bool:
-        """True once `max_errors` were found: one string can hold 50,000 bad placeholders."""
-        return self.max_errors is not None and len(self.errors) >= self.max_errors
+        """True once `max_errors` were found (one string can hold 50,000 bad placeholders)
+        or `max_chars` were substituted."""
+        errors = self.max_errors is not None and len(self.errors) >= self.max_errors
+        return errors or (self.max_chars is not None and self._spent > self.max_chars)
+
+    def _spend(self, value: Any) -> bool:
+        """Count a substitution's size; True when that is over `max_chars`.
+
+        Like an alias, a placeholder copies its value: a 200 KB list param used 20,000
+        times is 4 GB of text from a 300 KB file. A whole value is not copied, but it is
+        checked again at every use, so it counts too. Sizes are memoised per object.
+        """
+        if self.max_chars is None:
+            return False
+        if id(value) not in self._sizes:
+            size = len(value) if isinstance(value, str) else len(format_value(value))
+            self._sizes[id(value)] = size
+        self._spent += self._sizes[id(value)]
+        return self._spent > self.max_chars
 
     def render(self, value: Any, path: PathKey) -> Any:
         if isinstance(value, str):
@@ -128,6 +148,13 @@ class Interpolator:
                 if self.full:
                     break
                 continue
+            if self._spend(resolved):
+                message = f"placeholders expand to more than {self.max_chars:,} characters"
+                hint = "is a long param used in many places?"
+                error = PlaceholderError(message, offset=match.start(), hint=hint)
+                self.errors.append((path, error))
+                pieces.append(match.group())
+                break
             if whole:
                 return resolved
             pieces.append(format_value(resolved))

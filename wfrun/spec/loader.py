@@ -169,7 +169,9 @@ class _Loading:
         if self._enough():
             return None
         interpolator = Interpolator(
-            lambda ref: self._resolve(ref, params, raw), max_errors=self._room()
+            lambda ref: self._resolve(ref, params, raw),
+            max_errors=self._room(),
+            max_chars=C.MAX_EXPANDED_CHARS,
         )
         rendered = {
             key: interpolator.render(value, (key,)) for key, value in raw.items() if key != "params"
@@ -230,7 +232,9 @@ class _Loading:
         if not isinstance(raw, dict):
             raw = {}
         interpolator = Interpolator(
-            lambda ref: self._resolve(ref, {}, {}), max_errors=C.MAX_DIAGNOSTICS
+            lambda ref: self._resolve(ref, {}, {}),
+            max_errors=C.MAX_DIAGNOSTICS,
+            max_chars=C.MAX_EXPANDED_CHARS,
         )
         params: dict[str, Any] = interpolator.render(raw, ("params",))
         for path, error in interpolator.errors:
