@@ -1,19 +1,29 @@
 """The journal of live resources: what a hard kill would leave behind, and how to undo it.
 
 Rewritten atomically whenever a resource starts or stops, so after `kill -9` it lists
-exactly what was live. `cleanup_run` hands each entry to its type's `cleanup`.
+exactly what was live. It also names the runner (pid, start time, boot), so cleanup can
+tell a killed run from one still running, even after the pid was reused.
+
+`cleanup_run` leaves a live run alone. For a dead one it hands each entry to its type's
+`cleanup`, newest first, then stops any process still marked as started by the run
+(see `wfrun.builtins.procs`: turn commands, or a service killed before it was
+journaled), and marks the record.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wfrun.builtins import procs
 from wfrun.engine.records import JOURNAL_FILE, RUN_FILE, now_iso, read_json, write_json
 from wfrun.registry import Registry, with_plugins
+
+STRAY_GRACE = 2.0  # seconds a leftover process gets between SIGTERM and SIGKILL
 
 
 class Journal:
@@ -21,6 +31,7 @@ class Journal:
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / JOURNAL_FILE
+        self.runner = procs.identity(os.getpid())
         self._entries: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._write()
@@ -36,7 +47,7 @@ class Journal:
                 self._write()
 
     def _write(self) -> None:
-        write_json(self.path, {"live": self._entries})
+        write_json(self.path, {"runner": self.runner, "live": self._entries})
 
 
 @dataclass(frozen=True)
@@ -44,14 +55,21 @@ class CleanupResult:
     run_id: str
     actions: list[str]
     errors: list[str]
+    running: bool = False  # the run is still going: nothing was touched
 
 
 def cleanup_run(run_dir: Path, registry: Registry) -> CleanupResult:
-    """Stop everything a run's journal still lists, newest first; mark it in the record."""
+    """Stop everything a dead run left, newest first; mark it in the record."""
     journal_path = run_dir / JOURNAL_FILE
-    live: dict[str, Any] = read_json(journal_path).get("live", {}) if journal_path.exists() else {}
+    journal: dict[str, Any] = read_json(journal_path) if journal_path.exists() else {}
+    live: dict[str, Any] = journal.get("live", {})
     run_file = run_dir / RUN_FILE
     summary = read_json(run_file) if run_file.exists() else {}
+    if summary.get("status") in (None, "running") and _runner_alive(journal, summary):
+        pid = (journal.get("runner") or summary).get("pid")
+        return CleanupResult(
+            run_dir.name, [f"still running (pid {pid}): left alone"], [], running=True
+        )
     if summary.get("plugins"):  # the run's own plugin types know how to clean up after it
         base_dir = Path(summary.get("file", ".")).parent
         registry = with_plugins(registry, summary["plugins"], base_dir)
@@ -69,8 +87,13 @@ def cleanup_run(run_dir: Path, registry: Registry) -> CleanupResult:
         except Exception as exc:  # noqa: BLE001 - one failing cleanup must not skip the others
             errors.append(f"{name}: {type(exc).__name__}: {exc}")
             failed.add(name)
+    strays = procs.run_processes(run_dir.name)
+    if strays:
+        count = procs.stop_processes(strays, grace=STRAY_GRACE)
+        pids = ", ".join(map(str, sorted(strays)))
+        actions.append(f"stopped {count} leftover process(es) the run started: {pids}")
     remaining = {name: live[name] for name in live if name in failed}
-    write_json(journal_path, {"live": remaining})
+    write_json(journal_path, {**journal, "live": remaining})
     if summary:
         if summary.get("status") == "running":
             summary["status"] = "killed"
@@ -83,12 +106,40 @@ def cleanup_run(run_dir: Path, registry: Registry) -> CleanupResult:
 
 
 def runs_needing_cleanup(runs_dir: Path) -> list[Path]:
-    """Runs whose journal still lists live resources, oldest first."""
+    """Runs that may have left something: a journal that lists live resources, or a
+    record still `running` whose runner is gone (killed between resources, say, with a
+    turn's command still running). Oldest first; runs still going are not listed."""
     if not runs_dir.is_dir():
         return []
     found = []
     for run_dir in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
-        journal = run_dir / JOURNAL_FILE
-        if journal.exists() and read_json(journal).get("live"):
-            found.append(run_dir)
+        journal = _read(run_dir / JOURNAL_FILE)
+        summary = _read(run_dir / RUN_FILE)
+        running = summary.get("status") == "running"
+        if not (journal.get("live") or running):
+            continue
+        if running and _runner_alive(journal, summary):
+            continue
+        found.append(run_dir)
     return found
+
+
+def _runner_alive(journal: Mapping[str, Any], summary: Mapping[str, Any]) -> bool:
+    """Is the process that ran this run still at it? Its pid may have been reused."""
+    runner = journal.get("runner") or {"pid": summary.get("pid")}
+    same = procs.same_process(runner)
+    if same is None:  # a record from before start times were kept: ask the command line
+        try:
+            cmdline = (procs.PROC / str(runner["pid"]) / "cmdline").read_bytes()
+        except OSError:
+            return False
+        return b"wfrun" in cmdline
+    return same
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = read_json(path)
+    except (OSError, ValueError):  # missing, or cut short by the kill
+        return {}
+    return data if isinstance(data, dict) else {}
