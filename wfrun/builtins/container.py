@@ -160,7 +160,11 @@ class Container:
             return None if done.stdout.strip() == "true" else "stopped"
 
         return probes.wait_ready(
-            check, timeout=probe.timeout, interval=probe.interval, exited=exited
+            check,
+            timeout=probe.timeout,
+            interval=probe.interval,
+            exited=exited,
+            cancelled=self.ctx.cancelled,
         )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -84,21 +85,29 @@ def check_for(
     return command_check([*command_prefix, *(probe.command or [])], cwd=cwd, env=env)
 
 
+CANCELLED = "was cancelled before it was ready: the run is stopping"
+
+
 def wait_ready(
     check: Check,
     *,
     timeout: float,
     interval: float,
     exited: Callable[[], str | None] = lambda: None,
+    cancelled: threading.Event | None = None,
 ) -> str | None:
     """Poll `check` until it passes (None) or `timeout`; return why it never passed.
 
     `exited` says why the service is gone (e.g. "exited with code 1"), or None while
-    it runs: a dead service fails at once instead of after the whole timeout.
+    it runs: a dead service fails at once instead of after the whole timeout. Once
+    `cancelled` is set (the run is being torn down) it gives up with `CANCELLED`.
     """
     deadline = time.monotonic() + timeout
     reason = ""
+    stopping = cancelled or threading.Event()
     while True:
+        if stopping.is_set():
+            return CANCELLED
         gone = exited()
         if gone is not None:
             return f"{gone} before it was ready" + (f" (last check: {reason})" if reason else "")
@@ -111,4 +120,4 @@ def wait_ready(
         if result is None:
             return None
         reason = result
-        time.sleep(max(min(interval, deadline - time.monotonic()), 0))
+        stopping.wait(max(min(interval, deadline - time.monotonic()), 0))

@@ -68,6 +68,10 @@ class Process:
         except BaseException:  # Ctrl-C while waiting: the service must not outlive us
             self.stop()
             raise
+        if failure == probes.CANCELLED:
+            self.stop()
+            msg = f"{' '.join(self.config.command)} {failure}"
+            raise ProcessError(msg)
         if failure is not None:
             tail = self.log_tail()
             self.stop()
@@ -114,7 +118,11 @@ class Process:
             return exited()
         check = probes.check_for(probe, cwd=self.cwd, env=env)
         return probes.wait_ready(
-            check, timeout=probe.timeout, interval=probe.interval, exited=exited
+            check,
+            timeout=probe.timeout,
+            interval=probe.interval,
+            exited=exited,
+            cancelled=self.ctx.cancelled,
         )
 
     def _port(self) -> int | None:

@@ -108,6 +108,11 @@ class ResourcePool:
         self._cancel.set()
 
     @property
+    def cancelled(self) -> bool:
+        """Teardown began: a start cut short now failed because the run is stopping."""
+        return self._cancel.is_set()
+
+    @property
     def live_names(self) -> list[str]:
         with self._order_lock:
             return list(self._order)
