@@ -8,6 +8,7 @@ checks and `if:`, are reached, not only the YAML parser).
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from random import Random
 from typing import Any
 
@@ -139,6 +140,7 @@ SNIPPETS = [
 scalars = st.one_of(
     st.none(),
     st.booleans(),
+    st.dates(),
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(),
     st.sampled_from(SNIPPETS),
@@ -230,6 +232,7 @@ _SECTION_KEYS = {
 }
 _SCALAR_POOL: list[Any] = [
     None, True, False, 0, 1, -1, 3, 2**64, 1.5, float("inf"), float("nan"), "", "x", "é☃",
+    date(2001, 12, 14), datetime(2001, 12, 14, 21, 59, 43),
     *SNIPPETS, *TYPES, *NAMES,
 ]  # fmt: skip
 

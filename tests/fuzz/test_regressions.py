@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import pytest
+
+from wfrun.errors import UsageError
 from wfrun.spec import load_workflow
 
 
@@ -21,3 +25,22 @@ def test_a_list_param_holding_a_date_can_be_used_inside_a_string(tmp_path: Path)
     )
     workflow = load_workflow(flow, environ={})
     assert workflow.description == 'x ["2001-01-01", {"at": "2002-02-02 10:00:00"}]'
+
+
+def test_a_param_override_is_read_with_the_files_limits(tmp_path: Path) -> None:
+    """Regression: -p values went through yaml.safe_load, without wfrun's limits: a
+    base-60 number of 200,000 parts took 18 s; now it is text, which an int refuses."""
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        "version: 1\nparams: {n: 3}\nagents: {g: {type: shell, with: {run: [echo]}}}\n"
+        "phases: {a: {agents: [g]}}\n",
+        encoding="utf-8",
+    )
+    start = time.process_time()
+    with pytest.raises(UsageError) as info:
+        load_workflow(flow, params={"n": "1" + ":1" * 200_000}, environ={})
+    assert time.process_time() - start < 2
+    assert str(info.value) == (
+        f"-p {('n=1' + ':1' * 40)[:60]}…: expected a whole number, like the default 3"
+    )
+    assert load_workflow(flow, params={"n": "190:20:30"}, environ={}).params == {"n": 685230}

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from wfrun import constants as C
@@ -28,7 +27,7 @@ from wfrun.spec.interpolate import (
     format_value,
     resolve_in,
 )
-from wfrun.spec.locate import diagnostics_from, suggest
+from wfrun.spec.locate import diagnostics_from, listing, suggest
 from wfrun.spec.model import Agent, Phase, Resource, Workflow
 from wfrun.spec.source import PathKey, Source, parse_yaml, position_at
 
@@ -297,25 +296,31 @@ def _override(name: str, text: str, params: Mapping[str, Any]) -> Any:
     """A -p value, typed like the param's default: `-p port=9000` stays an int."""
     if name not in params:
         hint = suggest(name, list(params)) or (
-            f"declared params: {', '.join(params)}" if params else "the workflow declares none"
+            f"declared params: {listing(list(params))}" if params else "the workflow declares none"
         )
-        message = f"unknown param {name!r} in -p {name}={text}"
+        message = f"unknown param {brief(name)} in -p {_cut(f'{name}={text}')}"
         raise UsageError(message, hint=hint)
     default = params[name]
     if isinstance(default, str) or default is None:
         return text
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
+    try:  # with the file's limits: a -p value may come from anywhere (a CI variable)
+        value = parse_yaml(text, f"-p {name}").data
+    except SpecError:
         value = text
     expected = type(default)
     if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, expected) or (isinstance(value, bool) != isinstance(default, bool)):
-        shown = format_value(default)
-        message = f"-p {name}={text}: expected {_kind(default)}, like the default {shown}"
+        shown = _cut(format_value(default))
+        message = (
+            f"-p {_cut(f'{name}={text}')}: expected {_kind(default)}, like the default {shown}"
+        )
         raise UsageError(message, hint=f"e.g. -p {name}={_example(default)}")
     return value
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 60 else f"{text[:60]}…"
 
 
 def _kind(value: Any) -> str:

@@ -28,7 +28,7 @@ def suggest(word: str, choices: Sequence[str]) -> str:
     return f"did you mean {brief(close[0])}?" if close else ""
 
 
-def listing(names: Sequence[str], limit: int = 5) -> str:
+def listing(names: Sequence[str], limit: int = 10) -> str:
     """'a, b, c' for a hint; past `limit` names, the first few and how many in all."""
     shown = ", ".join(name if len(name) <= 40 else f"{name[:40]}…" for name in names[:limit])
     return shown if len(names) <= limit else f"{shown}, … ({len(names):,} in all)"
