@@ -1,0 +1,243 @@
+"""Run `wfrun` as a real subprocess with its own TMPDIR and a marker, and check the OS.
+
+Every process a run starts, however deep, inherits the marker variable from the
+runner's environment, so /proc tells what is left; every temp dir it makes lands in the
+project's own TMPDIR, so listing it tells the rest. Zombies count as dead: they hold
+nothing. The run record is checked for being complete and consistent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.engine.conftest import EngineProject, RunResult
+from wfrun.builtins import procs
+
+MARKER = "WFRUN_FAULT_MARKER"
+EXIT = {"succeeded": 0, "failed": 1, "interrupted": 130}  # README "exit codes"
+FINAL = {"succeeded", "failed", "interrupted", "error", "killed"}
+DOCKER = shutil.which("docker")
+
+
+def _docker_reachable() -> bool:
+    if DOCKER is None:
+        return False
+    try:
+        done = subprocess.run([DOCKER, "info"], capture_output=True, timeout=20, check=False)
+    except subprocess.TimeoutExpired:
+        return False
+    return done.returncode == 0
+
+
+DOCKER_OK = _docker_reachable()
+NO_DOCKER = "docker has no daemon here" if DOCKER else "docker is not installed"
+
+
+@dataclass
+class Leaks:
+    """What a run left behind, as the OS sees it."""
+
+    dirs: list[str] = field(default_factory=list)
+    processes: list[str] = field(default_factory=list)  # "pid (sid N): cmdline"
+    containers: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.dirs or self.processes or self.containers)
+
+
+class FaultProject(EngineProject):
+    """An EngineProject whose runs are marked and keep their temp dirs where we look."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.tmp = path / "tmp"
+        self.tmp.mkdir()
+        self.marker = uuid.uuid4().hex
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "TMPDIR": str(self.tmp), MARKER: self.marker}
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        """Start the runner as the leader of its own process group, as a shell does."""
+        self.proc = subprocess.Popen(
+            self.command(*args),
+            cwd=self.path,
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            process_group=0,
+        )
+        return self.proc
+
+    def interrupt(self, signum: signal.Signals) -> None:
+        """Ctrl-C goes to the terminal's foreground group; SIGTERM to the runner alone."""
+        assert self.proc is not None
+        if signum == signal.SIGINT:
+            os.killpg(self.proc.pid, signum)
+        else:
+            self.proc.send_signal(signum)
+
+    def finish(self, timeout: float = 90) -> RunResult:
+        assert self.proc is not None
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.result(self.proc.returncode, out, err)
+
+    def result(self, code: int, out: str, err: str) -> RunResult:
+        run_dir = self.last_run_dir()
+        result = RunResult(code, out, err, run_dir)
+        if run_dir is not None:
+            result.events = read_events(run_dir)
+            if (run_dir / "run.json").exists():
+                result.record = json.loads((run_dir / "run.json").read_text())
+        return result
+
+    def wait_for_file(self, path: Path, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not path.exists():
+            if self.proc is not None and self.proc.poll() is not None:
+                out, err = self.proc.communicate()
+                pytest.fail(f"wfrun exited {self.proc.returncode} before {path.name}:\n{out}{err}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"{path.name} did not appear within {timeout}s")
+            time.sleep(0.02)
+
+    def moment(self, resource: str, what: str) -> Path:
+        """The file a `faulty` resource touches when its slow start or stop begins."""
+        return self.path / f".moment-{resource}-{what}"
+
+    def journal(self, result: RunResult) -> dict[str, Any]:
+        """The live resources the run's journal lists right now."""
+        assert result.run_dir is not None, result
+        return json.loads((result.run_dir / "journal.json").read_text())["live"]  # type: ignore[no-any-return]
+
+    # -- what the OS says --------------------------------------------------------------
+
+    def leaks(self, run_id: str | None = None) -> Leaks:
+        dirs = sorted(p.name for p in self.tmp.iterdir())
+        containers = _containers(run_id) if run_id and DOCKER_OK else []
+        return Leaks(dirs, marked_processes(self.marker), containers)
+
+    def sweep(self) -> None:
+        """Hygiene after a test, pass or fail: nothing of ours may outlive it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+        for pid in marked_pids(self.marker):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+        for path in self.tmp.iterdir():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def read_events(run_dir: Path, *, partial_tail: bool = False) -> list[dict[str, Any]]:
+    """Every event; each line must parse (a hard kill may cut the last one short)."""
+    path = run_dir / "events.jsonl"
+    if not path.exists():
+        return []
+    text = path.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    tail = lines.pop()  # "" when the file ends with a newline
+    assert partial_tail or tail == "", f"events.jsonl ends mid-line: {tail!r}"
+    return [json.loads(line) for line in lines]
+
+
+def marked_pids(marker: str) -> list[int]:
+    """Live processes whose environment carries `marker`."""
+    needle = f"{MARKER}={marker}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if needle in environ.split(b"\0") and procs.is_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def marked_processes(marker: str) -> list[str]:
+    found = []
+    for pid in marked_pids(marker):
+        stat = procs.read_stat(pid)
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if stat is not None:
+            found.append(f"{pid} (session {stat.session}): {cmdline.decode(errors='replace')}")
+    return found
+
+
+def _containers(run_id: str) -> list[str]:
+    assert DOCKER is not None
+    done = subprocess.run(
+        [DOCKER, "ps", "-aq", "--filter", f"label=wfrun.run={run_id}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return done.stdout.split()
+
+
+# -- the record ------------------------------------------------------------------------
+
+
+def check_record(
+    result: RunResult, journal: dict[str, Any], *, left: frozenset[str] = frozenset()
+) -> None:
+    """The record is complete and consistent: a final status that matches the exit code,
+    a run_finished last, every start matched by exactly one stop, and a journal (as the
+    run left it) that lists exactly the resources `left` (those whose stop failed)."""
+    assert result.run_dir is not None, result
+    record, events = result.record, result.events
+    assert record["status"] in FINAL - {"killed"}, result
+    assert record["exit_code"] == EXIT[record["status"]] == result.code, result
+    assert [e["kind"] for e in events].count("run_finished") == 1, result
+    assert events[-1]["kind"] == "run_finished", result
+    assert events[-1]["status"] == record["status"], result
+    for name, entry in record["resources"].items():
+        kinds = [(e["kind"]) for e in events if e.get("resource") == name]
+        started = kinds.count("resource_started")
+        assert kinds.count("resource_stopping") == started, (name, kinds, result)
+        assert kinds.count("resource_stopped") == started, (name, kinds, result)
+        assert kinds.count("resource_starting") == len(entry["starts"]), (name, kinds, result)
+        assert len(entry.get("stops", [])) == started, (name, entry, result)
+        _in_order(name, kinds, result)
+    for phase, entry in record["phases"].items():
+        assert entry["status"] not in ("pending", "running"), (phase, result)
+    stop_errors = {e["resource"] for e in events if e["kind"] == "resource_stopped" and e["error"]}
+    assert stop_errors == left, result
+    assert set(journal) == set(left), (journal, result)
+
+
+def _in_order(name: str, kinds: list[str], result: RunResult) -> None:
+    """starting -> (started -> stopping -> stopped | failed), over and over."""
+    expect = {
+        "resource_starting": {None, "resource_stopped", "resource_failed"},
+        "resource_started": {"resource_starting"},
+        "resource_failed": {"resource_starting"},
+        "resource_stopping": {"resource_started"},
+        "resource_stopped": {"resource_stopping"},
+    }
+    before = None
+    for kind in kinds:
+        assert before in expect[kind], (name, kinds, result)
+        before = kind
+    assert before in (None, "resource_stopped", "resource_failed"), (name, kinds, result)

@@ -1,0 +1,236 @@
+"""`kill -9` the runner, then `wfrun cleanup`: nothing is left, and nothing else is touched.
+
+The kill lands at a seeded random moment of the matrix's workflow (each turn paced so
+the run lasts a few seconds: starts, turns and stops are all likely). Cleanup must stop
+every process and remove every temp dir the run made, mark the record `killed`, and
+never signal a process that is not the run's — a pid is checked against the start time
+the journal recorded with it.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.engine.conftest import RunResult
+from tests.faults.flow import FLOW, Faults, Turn, render
+from tests.faults.harness import FaultProject, Leaks, read_events
+from tests.faults.matrix import Prefetch, prefetch
+from wfrun.builtins import procs
+
+FAST_SEEDS = (1, 2, 3)
+SLOW_SEEDS = tuple(range(4, 16))
+PACE = 0.4  # seconds per turn: the run takes about 2.5 s
+WINDOW = 3.0  # the kill lands uniformly within this many seconds of run_started
+HANG = Turn("work", "judge", 1)  # the turn a test holds the run in
+
+
+@dataclass
+class Killed:
+    seed: int
+    execution: str
+    delay: float
+    left: Leaks  # what the kill left behind
+    journal: dict[str, Any]  # what the journal listed at the kill
+    status: str  # the record's status at the kill
+    cleanup: RunResult
+    cleaned: Leaks  # what was left after `wfrun cleanup`
+    record: dict[str, Any]  # run.json after cleanup
+    events: list[dict[str, Any]]
+
+    def __repr__(self) -> str:
+        return (
+            f"\nseed {self.seed} ({self.execution}): kill -9 {self.delay:.2f}s after "
+            f"run_started; record was {self.status!r}; journal listed {sorted(self.journal)}"
+            f"\n--- left by the kill: {self.left}{self.cleanup!r}\n--- after: {self.cleaned}"
+        )
+
+
+def kill_at_random(seed: int, path: Path) -> Killed:
+    rng = random.Random(seed)
+    execution = rng.choice(["sequential", "graph"])
+    delay = rng.uniform(0, WINDOW)
+    project = FaultProject(path)
+    try:
+        project.write(render(FLOW, Faults(pace=PACE), execution=execution, project=path))
+        proc = project.start("run", "flow.yaml")
+        project.wait_for_event("run_started", timeout=30)
+        time.sleep(delay)
+        proc.kill()
+        proc.communicate(timeout=30)
+        run_dir = project.last_run_dir()
+        assert run_dir is not None
+        journal = _live(run_dir)
+        status = json.loads((run_dir / "run.json").read_text())["status"]
+        left = project.leaks(run_dir.name)
+        cleanup = project.run("cleanup", timeout=60)
+        return Killed(
+            seed,
+            execution,
+            delay,
+            left,
+            journal,
+            status,
+            cleanup,
+            project.leaks(run_dir.name),
+            json.loads((run_dir / "run.json").read_text()),
+            read_events(run_dir, partial_tail=True),  # a kill loses at most the line in flight
+        )
+    finally:
+        project.sweep()
+
+
+def _live(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / "journal.json").read_text())["live"]  # type: ignore[no-any-return]
+
+
+@pytest.fixture(scope="module")
+def kills(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Prefetch[int, Killed]]:
+    with prefetch(request, tmp_path_factory, kill_at_random, fixture="kills", param="seed") as pool:
+        yield pool
+
+
+SEEDS = [
+    *FAST_SEEDS,
+    *[pytest.param(seed, marks=pytest.mark.slow) for seed in SLOW_SEEDS],
+]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_kill_9_at_a_random_moment_then_cleanup_leaves_nothing(
+    kills: Prefetch[int, Killed], seed: int
+) -> None:
+    killed = kills.get(seed)
+    assert killed.cleanup.code == 0, killed
+    assert not killed.cleaned, killed
+    assert _live(killed.cleanup.run_dir) == {}, killed  # type: ignore[arg-type]
+    if killed.status == "running":  # killed mid-run: cleanup says so in the record
+        assert killed.record["status"] == "killed", killed
+        assert killed.record["cleanup"], killed
+    else:  # the run had finished: its verdict stands
+        assert killed.record["status"] == killed.status, killed
+        assert killed.events[-1]["kind"] == "run_finished", killed
+    if killed.left.processes or killed.left.dirs:
+        assert f"run {killed.record['id']}:" in killed.cleanup.out, killed
+
+
+def test_cleanup_never_signals_a_reused_pid(tmp_path: Path) -> None:
+    """The service dies after the kill and its pid goes to an unrelated process: the
+    journal's start time no longer matches, so cleanup leaves that process alone."""
+    project = FaultProject(tmp_path)
+    stranger: subprocess.Popen[bytes] | None = None
+    try:
+        project.write(render(FLOW, Faults(hang=HANG), execution="sequential", project=tmp_path))
+        proc = project.start("run", "flow.yaml")
+        started = project.wait_for_event("resource_started", resource="svc")
+        project.wait_for_event("turn_started", phase=HANG.phase, agent=HANG.agent)
+        proc.kill()
+        proc.communicate(timeout=30)
+        run_dir = project.last_run_dir()
+        assert run_dir is not None
+        journal = json.loads((run_dir / "journal.json").read_text())
+        entry = journal["live"]["svc"]["entry"]
+        service = started["attributes"]["pid"]
+        assert entry["pid"] == service
+        assert entry["start_time"] == procs.start_time(service)
+        procs.kill_session(service, grace=0)  # the service exits...
+        assert not procs.is_alive(service)
+        # ...and an unrelated process, which the run never started, gets its pid.
+        stranger = subprocess.Popen(["sleep", "60"], start_new_session=True, env={})
+        entry["pid"] = entry["pgid"] = stranger.pid
+        (run_dir / "journal.json").write_text(json.dumps(journal))
+        cleaned = project.run("cleanup")
+        assert cleaned.code == 0, cleaned
+        assert stranger.poll() is None, cleaned  # untouched
+        assert f"svc: left pid {stranger.pid} alone: it is now a different process" in (
+            cleaned.out
+        ), cleaned
+        assert not project.leaks(run_dir.name), cleaned  # everything of the run's is gone
+        assert json.loads((run_dir / "run.json").read_text())["status"] == "killed"
+        again = project.run("cleanup")
+        assert "nothing to clean up" in again.out, again
+        assert stranger.poll() is None
+    finally:
+        if stranger is not None:
+            stranger.kill()
+            stranger.wait()
+        project.sweep()
+
+
+def test_kill_9_right_after_a_service_spawns_is_still_cleanable(tmp_path: Path) -> None:
+    """The service's first instruction freezes the runner (SIGSTOP to its parent): the
+    earliest moment a kill can come. Whether or not the journal lists it yet, cleanup
+    must find and stop it."""
+    project = FaultProject(tmp_path)
+    try:
+        project.write(
+            """
+            version: 1
+            resources:
+              code: {type: workspace}
+              svc:
+                type: process
+                needs: [code]
+                with:
+                  command: [sh, -c, 'kill -STOP $PPID; exec sleep 300']
+                  cwd: ${resources.code.path}
+            agents:
+              user: {type: shell, requires: [svc], with: {run: ["true"]}}
+            phases:
+              only: {agents: [user]}
+            """
+        )
+        proc = project.start("run", "flow.yaml")
+        deadline = time.monotonic() + 30
+        while (stat := procs.read_stat(proc.pid)) is None or stat.state != "T":
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the service never stopped the runner"
+            time.sleep(0.01)
+        proc.kill()  # SIGKILL works on a stopped process
+        proc.communicate(timeout=30)
+        run_dir = project.last_run_dir()
+        assert run_dir is not None
+        listed = sorted(_live(run_dir))
+        left = project.leaks(run_dir.name)
+        assert any("sleep 300" in p for p in left.processes), left  # the kill left it
+        cleaned = project.run("cleanup")
+        assert cleaned.code == 0, cleaned
+        assert not project.leaks(run_dir.name), (listed, left, cleaned)
+        assert json.loads((run_dir / "run.json").read_text())["status"] == "killed"
+    finally:
+        project.sweep()
+
+
+def test_cleanup_leaves_a_run_that_is_still_going_alone(tmp_path: Path) -> None:
+    project = FaultProject(tmp_path)
+    try:
+        project.write(render(FLOW, Faults(hang=HANG), execution="sequential", project=tmp_path))
+        proc = project.start("run", "flow.yaml")
+        project.wait_for_event("turn_started", phase=HANG.phase, agent=HANG.agent)
+        run_dir = project.last_run_dir()
+        assert run_dir is not None
+        before = project.leaks(run_dir.name)
+        every = project.run("cleanup")
+        this = project.run("cleanup", run_dir.name)
+        assert (every.code, this.code) == (0, 0), (every, this)
+        assert "nothing to clean up" in every.out, every
+        assert f"still running (pid {proc.pid}): left alone" in this.out, this
+        assert project.leaks(run_dir.name) == before  # nothing touched
+        assert sorted(_live(run_dir)) == ["code", "scratch", "svc"]
+        project.interrupt(signal.SIGINT)
+        result = project.finish()
+        assert result.code == 130, result
+        assert not project.leaks(run_dir.name), result
+    finally:
+        project.sweep()

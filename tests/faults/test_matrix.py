@@ -1,0 +1,222 @@
+"""The fault matrix: a fault at every lifecycle point of one multi-phase workflow.
+
+For each case the run must exit as the README says (0 ok, 1 failed, 130 interrupted),
+leave no process, temp dir or container behind, and write a complete, consistent
+record. A stop that raises leaves its resource in the journal, and `wfrun cleanup`
+then leaves nothing. The sequential cases run by default; the same matrix in graph
+mode is `slow`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.faults.flow import CONTAINER_FLOW, FLOW, TIMEOUT, Case, Flow, Turn, cases
+from tests.faults.harness import DOCKER_OK, NO_DOCKER, check_record
+from tests.faults.matrix import Outcome, Prefetch, execute, first_turn, prefetch
+
+CASES = [
+    *[pytest.param(case, id=case.id) for case in cases(FLOW)],
+    *[pytest.param(case, id=case.id, marks=pytest.mark.slow) for case in cases(FLOW, "graph")],
+]
+
+
+@pytest.fixture(scope="module")
+def matrix(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Prefetch[Case, Outcome]]:
+    """Every selected case, started up front; a test waits only for its own."""
+    with prefetch(request, tmp_path_factory, execute, fixture="matrix", param="case") as pool:
+        yield pool
+
+
+def test_the_matrix_covers_every_lifecycle_point() -> None:
+    """The cases come from the workflow's structure; this is what it amounts to."""
+    resources, turns = len(FLOW.resources), len(FLOW.turns())
+    assert (resources, turns) == (3, 4)
+    held = len(FLOW.holds(FLOW.busiest()))
+    faults = 2 * resources + 2 * turns  # start fails, stop raises; turn raises, times out
+    signals = 2 * (2 * resources + turns)  # SIGINT and SIGTERM in every start, stop, turn
+    second = 2 * held  # Ctrl-C, then SIGINT or SIGTERM while a resource is slow to stop
+    assert faults + signals + second == 14 + 20 + 6 == 40
+    assert len(list(cases(FLOW))) == len(list(cases(FLOW, "graph"))) == 40
+    assert len(list(cases(CONTAINER_FLOW, only="box"))) == 8
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_fault(matrix: Prefetch[Case, Outcome], case: Case) -> None:
+    check(FLOW, case, matrix.get(case))
+
+
+@pytest.mark.skipif(not DOCKER_OK, reason=NO_DOCKER)
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, id=c.id) for c in cases(CONTAINER_FLOW, only="box")]
+)
+def test_container_fault(tmp_path: Path, case: Case) -> None:
+    check(CONTAINER_FLOW, case, execute(case, tmp_path, CONTAINER_FLOW))
+
+
+def check(flow: Flow, case: Case, outcome: Outcome) -> None:
+    result = outcome.result
+    code, status, phases = expected(flow, case)
+    assert (result.code, result.record.get("status")) == (code, status), outcome
+    actual = {p: e["status"] for p, e in result.record["phases"].items()}
+    assert actual == tolerate_known_bugs(flow, case, outcome, phases), outcome
+    assert "Traceback" not in result.out + result.err, outcome
+    left = frozenset({case.target}) if case.kind == "stop-raises" else frozenset()
+    check_record(result, outcome.journal, left=left)
+    CHECKS[case.kind](flow, case, outcome)
+
+
+def expected(flow: Flow, case: Case) -> tuple[int, str, dict[str, str]]:
+    """Exit code, run status and each phase's status the README promises for `case`."""
+    names = flow.names()
+
+    def at(phase: str, status: str) -> dict[str, str]:
+        i = names.index(phase)
+        return {
+            **dict.fromkeys(names[:i], "succeeded"),
+            phase: status,
+            **dict.fromkeys(names[i + 1 :], "skipped"),
+        }
+
+    turn = _turn(flow, case)
+    match case.kind:
+        case "start-fails":
+            return 1, "failed", at(flow.first_use(case.target), "failed")
+        case "stop-raises":
+            return 1, "failed", dict.fromkeys(names, "succeeded")
+        case "turn-raises":
+            return 1, "failed", at(turn.phase, "error")
+        case "turn-times-out":
+            return 1, "failed", at(turn.phase, "timeout")
+        case "signal-in-start":
+            return 130, "interrupted", at(flow.first_use(case.target), "cancelled")
+        case "signal-in-turn":
+            return 130, "interrupted", at(turn.phase, "cancelled")
+        case "signal-in-stop":  # the stop after its last phase: that one finished
+            last = names.index(flow.last_use(case.target))
+            statuses = at(names[last], "succeeded")
+            return (
+                130,
+                "interrupted",
+                {p: "skipped" if i > last else s for i, (p, s) in enumerate(statuses.items())},
+            )
+        case "second-signal-in-teardown":
+            return 130, "interrupted", at(flow.busiest(), "cancelled")
+    raise AssertionError(case.kind)
+
+
+def tolerate_known_bugs(
+    flow: Flow, case: Case, outcome: Outcome, phases: dict[str, str]
+) -> dict[str, str]:
+    """The phase statuses to expect, allowing the two known bugs pinned by strict xfail
+    tests in test_interrupts.py (the matrix still checks everything else):
+
+    - a phase interrupted while its resources start is recorded `failed` ("...: the run
+      is stopping"), not `cancelled`;
+    - a Ctrl-C during a stop after a phase lets the next phase start (and even finish).
+    """
+    record = outcome.result.record["phases"]
+    tolerated = dict(phases)
+    if case.kind == "signal-in-start":
+        phase = flow.first_use(case.target)
+        if record[phase]["status"] == "failed" and record[phase]["reason"].endswith(
+            "failed to start: the run is stopping"
+        ):
+            tolerated[phase] = "failed"
+    if case.kind == "signal-in-stop":
+        names = flow.names()
+        after = names.index(flow.last_use(case.target)) + 1
+        if after < len(names) and record[names[after]]["status"] in ("cancelled", "succeeded"):
+            tolerated[names[after]] = record[names[after]]["status"]
+    return tolerated
+
+
+def _turn(flow: Flow, case: Case) -> Turn:
+    if case.kind in ("turn-raises", "turn-times-out", "signal-in-turn"):
+        return case.turn(flow)
+    return first_turn(flow)
+
+
+# -- what else each kind of case must show ---------------------------------------------
+
+
+def _nothing_left(flow: Flow, case: Case, outcome: Outcome) -> None:
+    assert not outcome.leaks, outcome
+
+
+def _start_failed(flow: Flow, case: Case, outcome: Outcome) -> None:
+    _nothing_left(flow, case, outcome)
+    record = outcome.result.record
+    failed = [e for e in outcome.result.events if e["kind"] == "resource_failed"]
+    assert [(e["resource"], e["error"]) for e in failed] == [
+        (case.target, f"{case.target} refused to start")
+    ], outcome
+    reason = record["phases"][flow.first_use(case.target)]["reason"]
+    assert reason == f"resource {case.target!r} failed to start: {case.target} refused to start"
+
+
+def _stop_raised(flow: Flow, case: Case, outcome: Outcome) -> None:
+    name = case.target
+    result = outcome.result
+    assert (
+        f"some resources failed to stop: {name}: {name} refused to stop"
+        in (result.record["reason"])
+    ), outcome
+    # Exactly that resource is left, and the ones it needs were still stopped.
+    assert outcome.leaks, outcome
+    pid = next(
+        e["attributes"].get("pid")
+        for e in result.kinds("resource_started")
+        if e["resource"] == name
+    )
+    assert all(f"-{name}-" in d for d in outcome.leaks.dirs), outcome
+    assert all(f"(session {pid})" in p for p in outcome.leaks.processes), outcome
+    cleanup = outcome.cleanup
+    assert cleanup is not None
+    assert cleanup.code == 0, outcome
+    assert f"{name}: " in cleanup.out, outcome
+    assert not outcome.cleaned, outcome
+    assert cleanup.record["status"] == "failed", outcome  # a finished run stays as it ended
+    assert [list(c["actions"]) != [] for c in cleanup.record["cleanup"]] == [True], outcome
+
+
+def _turn_raised(flow: Flow, case: Case, outcome: Outcome) -> None:
+    _nothing_left(flow, case, outcome)
+    turn = case.turn(flow)
+    reason = outcome.result.record["phases"][turn.phase]["reason"]
+    assert reason == f"agent {turn.agent!r} raised RuntimeError: turn {turn.iteration} blew up"
+
+
+def _timed_out(flow: Flow, case: Case, outcome: Outcome) -> None:
+    _nothing_left(flow, case, outcome)
+    turn = case.turn(flow)
+    phase = outcome.result.record["phases"][turn.phase]
+    assert phase["reason"] == f"timed out after {TIMEOUT:g}s", outcome
+    last = [e for e in outcome.result.kinds("turn_started") if e["phase"] == turn.phase][-1]
+    assert (last["agent"], last["iteration"]) == (turn.agent, turn.iteration), outcome
+
+
+def _second_signal(flow: Flow, case: Case, outcome: Outcome) -> None:
+    _nothing_left(flow, case, outcome)
+    second = case.signals[1].name
+    notices = [e["message"] for e in outcome.result.kinds("notice")]
+    assert f"{second}: still stopping resources" in notices, outcome
+    stopped = [e["resource"] for e in outcome.result.kinds("resource_stopped")]
+    assert sorted(stopped) == sorted(flow.holds(flow.busiest())), outcome
+
+
+CHECKS = {
+    "start-fails": _start_failed,
+    "stop-raises": _stop_raised,
+    "turn-raises": _turn_raised,
+    "turn-times-out": _timed_out,
+    "signal-in-start": _nothing_left,
+    "signal-in-turn": _nothing_left,
+    "signal-in-stop": _nothing_left,
+    "second-signal-in-teardown": _second_signal,
+}
