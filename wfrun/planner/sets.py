@@ -6,11 +6,10 @@ declared first, so the same file gives the same plan, output and tests.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from heapq import heappop, heappush
-from itertools import accumulate, chain, compress, count, repeat
+from itertools import compress, count, repeat
 from operator import add, attrgetter, not_
 from typing import TypeVar
 
@@ -34,50 +33,50 @@ def stable_topological_order(
 def _stable_order(names: Sequence[str], needs: Sequence[Sequence[str]]) -> list[int] | None:
     """None if declaration order already works, else the order (declaration indices).
 
-    Files usually declare things after what they need: one O(V + E) pass finds that.
-    Otherwise Kahn's algorithm with a heap.
+    Kahn's algorithm, smallest declaration index first, without building out-edges:
+    take the smaller of the next declared name and the smallest woken one; a name with
+    a need not placed yet waits on it, and is woken (pushed on a heap) when it is
+    placed. A name waits at most once per need: O((V + E) log V). A file that declares
+    things after what they need takes one pass, and nothing waits.
+
+    The names waiting on one form a linked list of indices (`waiting` holds the first,
+    `after` the next): no list per name for the garbage collector to walk.
     """
-    seen: set[str] = set()
-    add = seen.add
-    for name, own in zip(names, needs, strict=True):
-        if own and not seen.issuperset(own):
-            return _kahn(names, needs)
-        add(name)
-    return None
-
-
-def _kahn(names: Sequence[str], needs: Sequence[Sequence[str]]) -> list[int]:
-    """Kahn's algorithm with a heap of declaration indices: O((V + E) log V).
-
-    The edges are flat int lists built by C-level maps and one sort (the dependents of
-    node i are `dependents[start[i]:start[i + 1]]`): no per-node objects for the garbage
-    collector to walk, and the only Python-level loop is the heap's.
-    """
-    index = dict(zip(names, count()))
-    indegree = list(map(len, needs))
-    sources = list(map(index.__getitem__, chain.from_iterable(needs)))
-    targets = list(chain.from_iterable(map(repeat, count(), indegree)))
-    by_source = sorted(range(len(sources)), key=sources.__getitem__)
-    dependents = list(map(targets.__getitem__, by_source))
-    per_source = Counter(sources)
-    start = list(accumulate(map(per_source.get, range(len(names)), repeat(0)), initial=0))
-    ready = list(compress(count(), map(not_, indegree)))  # ascending: already a heap
+    placed: set[str] = set()
+    waiting: dict[str, int] = {}
+    after = [-1] * len(names)
+    woken: list[int] = []  # a heap
     order: list[int] = []
-    append = order.append
-    while ready:
-        i = heappop(ready)
-        append(i)
-        for j in dependents[start[i] : start[i + 1]]:
-            left = indegree[j] - 1
-            indegree[j] = left
-            if not left:
-                heappush(ready, j)
-    if len(order) != len(names):
-        done = set(order)
-        stuck = [name for i, name in enumerate(names) if i not in done]
+    total = len(names)
+    upcoming = 0
+    waited = False
+    while True:
+        if woken and (upcoming == total or woken[0] < upcoming):
+            i = heappop(woken)
+        elif upcoming < total:
+            i = upcoming
+            upcoming += 1
+        else:
+            break
+        for need in needs[i]:
+            if need not in placed:
+                waited = True
+                after[i] = waiting.get(need, -1)
+                waiting[need] = i
+                break
+        else:
+            name = names[i]
+            placed.add(name)
+            order.append(i)
+            j = waiting.pop(name, -1)
+            while j >= 0:
+                heappush(woken, j)
+                j = after[j]
+    if len(order) != total:
+        stuck = [name for name in names if name not in placed]
         msg = f"cannot order {', '.join(stuck)}: their needs form a cycle"
         raise PlanError(msg)
-    return order
+    return order if waited else None
 
 
 def resource_order(workflow: Workflow) -> tuple[str, ...]:
