@@ -333,6 +333,23 @@ def test_unknown_names_among_thousands_of_similar_ones() -> None:
     )
 
 
+def test_five_thousand_duplicate_keys_stop_after_the_first_problems() -> None:
+    problems = load(HEAD + "params:\n" + "  p: 1\n" * 5_000)
+    assert len(problems) == C.MAX_DIAGNOSTICS + 1
+    assert problems[:2] == [
+        (
+            "flow.yaml:1:1",
+            f"stopped after {C.MAX_DIAGNOSTICS} problems",
+            "fix these, then validate again",
+        ),
+        (
+            "flow.yaml:8:3",
+            "duplicate key 'p'",
+            "it is first defined on line 7; YAML would silently keep only the last",
+        ),
+    ]
+
+
 def test_a_thousand_phases_naming_unknown_agents_among_similar_ones() -> None:
     """Regression: difflib over 450 similar names took 13 ms a miss; with 2,000 misses,
     half a minute. Now suggestions come from at most 100 names, for 200 misses at most."""

@@ -9,6 +9,7 @@ import pytest
 
 from wfrun.errors import UsageError
 from wfrun.spec import load_workflow
+from wfrun.spec.checks import Needed
 
 
 def test_a_list_param_holding_a_date_can_be_used_inside_a_string(tmp_path: Path) -> None:
@@ -44,3 +45,21 @@ def test_a_param_override_is_read_with_the_files_limits(tmp_path: Path) -> None:
         f"-p {('n=1' + ':1' * 40)[:60]}…: expected a whole number, like the default 3"
     )
     assert load_workflow(flow, params={"n": "190:20:30"}, environ={}).params == {"n": 685230}
+
+
+def test_needs_are_answered_from_bitsets_built_once() -> None:
+    """Regression: each `if:` walked its phase's needs afresh; on a chain of 8,000
+    phases, each reading the first, that was 90 s. The answers must not change."""
+    needs = {"a": [], "b": ["a"], "c": ["b", "ghost"], "x": ["y"], "y": ["x"], "s": ["s"]}
+    needed = Needed(needs)
+    assert [other for other in needs if needed.of("c", other)] == ["a", "b"]
+    assert needed.of("c", "ghost")  # a need whose own entry is invalid still counts
+    assert not needed.of("a", "b")
+    assert [needed.of("x", "y"), needed.of("x", "x"), needed.of("s", "s")] == [True] * 3  # cycles
+    assert not needed.of("nope", "a")
+
+    chain = {f"p{i}": [f"p{i - 1}"] if i else [] for i in range(20_000)}
+    start = time.process_time()
+    needed = Needed(chain)
+    assert all(needed.of(f"p{i}", "p0") for i in range(1, 20_000))
+    assert time.process_time() - start < 5

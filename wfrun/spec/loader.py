@@ -124,8 +124,8 @@ def inspect_text(
     """Check workflow text; `file` is only the name used in messages."""
     try:
         source = parse_yaml(text, file)
-    except SpecError as exc:
-        return Inspection(None, exc.diagnostics)
+    except SpecError as exc:  # e.g. 50,000 duplicate keys
+        return Inspection(None, _at_most(exc.diagnostics, file))
     if not isinstance(source.data, dict):
         message = "a workflow file is a mapping with version, resources, agents and phases"
         return Inspection(None, [Diagnostic(source.at(()), message, "see `wfrun schema`")])

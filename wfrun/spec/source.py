@@ -57,6 +57,7 @@ class _Loader(yaml.SafeLoader):
         super().__init__(stream)
         self._values = 0
         self._enclosing: list[str | None] = []  # anchors of the collections being composed
+        self.aliases = 0  # none: the document is what was composed, so within the limits
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         event = self.peek_event()
@@ -65,6 +66,7 @@ class _Loader(yaml.SafeLoader):
             msg = f"the document has more than {C.MAX_NODES:,} values"
             raise _LimitError(msg, event.start_mark, "split the workflow up")
         if isinstance(event, yaml.AliasEvent):
+            self.aliases += 1
             if event.anchor in self._enclosing:
                 msg = f"alias *{brief(event.anchor)[1:-1]} is inside the value it names"
                 hint = "YAML allows such recursive values; a workflow cannot use them"
@@ -207,7 +209,7 @@ def parse_yaml(text: str, file: str) -> Source:
         loader.dispose()
     if root is None:
         raise SpecError([Diagnostic(Position(file, 1, 1), "the file is empty")])
-    too_big = _too_big(file, root, _expansion(root))
+    too_big = _too_big(file, root, _expansion(root)) if loader.aliases else None
     if too_big is not None:  # an alias bomb: refuse before building anything
         raise SpecError([too_big])
     builder = _Builder(file, loader, text)
