@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from wfrun.errors import UsageError
-from wfrun.spec import load_workflow
+from wfrun.spec import inspect_workflow, load_workflow
 from wfrun.spec.checks import Needed
 
 
@@ -63,3 +63,26 @@ def test_needs_are_answered_from_bitsets_built_once() -> None:
     needed = Needed(chain)
     assert all(needed.of(f"p{i}", "p0") for i in range(1, 20_000))
     assert time.process_time() - start < 5
+
+
+@pytest.mark.parametrize(
+    ("when", "message"),
+    [
+        ("params.n < 2 < 3 and a_very_long_tail", "if: comparisons cannot be chained"),
+        ("true and phases.nowhere.success", "if: unknown phase 'nowhere'"),
+    ],
+)
+def test_an_if_made_by_a_placeholder_is_faulted_at_its_start(
+    tmp_path: Path, when: str, message: str
+) -> None:
+    """Regression: offsets into the substituted text were added to the column of
+    `${params.when}`, pointing past the end of the line."""
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(
+        f"version: 1\nparams: {{n: 1, when: '{when}'}}\n"
+        "agents: {g: {type: shell, with: {run: [echo]}}}\n"
+        "phases:\n  a: {agents: [g]}\n  b: {agents: [g], if: '${params.when}'}\n",
+        encoding="utf-8",
+    )
+    result = inspect_workflow(flow, environ={})
+    assert [(str(d.position), d.message) for d in result.errors] == [(f"{flow}:6:24", message)]

@@ -222,22 +222,33 @@ class _Checker:
                 try:
                     tree = expr.parse(entry.if_)
                 except expr.ExpressionError as exc:
-                    self._add(self.source.within(path, exc.offset), f"if: {exc}", exc.hint)
+                    where = self._in_condition(path, entry.if_, exc.offset)
+                    self._add(where, f"if: {exc}", exc.hint)
                     continue
                 own = entry.params if isinstance(entry, TemplateDoc) else {}
                 for ref in expr.names(tree):
-                    self._condition_name(path, name, section, ref, {**self.params, **own}, phases)
+                    params = {**self.params, **own}
+                    self._condition_name(path, entry.if_, name, section, ref, params, phases)
+
+    def _in_condition(self, path: PathKey, text: object, offset: int) -> Position:
+        """Character `offset` of the `if:` text, if that is what the file holds; where a
+        placeholder (`if: ${params.when}`) changed it, the offset is into the substituted
+        text, so the `if:` value's start is the best place."""
+        if self.source.value(path) == text:
+            return self.source.within(path, offset)
+        return self.source.at(path)
 
     def _condition_name(
         self,
         path: PathKey,
+        text: str,
         phase: str,
         section: str,
         name: expr.Name,
         params: Mapping[str, Any],
         phases: Mapping[str, PhaseDoc],
     ) -> None:
-        where = self.source.within(path, name.offset)
+        where = self._in_condition(path, text, name.offset)
         head, *rest = name.parts
         if head not in IF_NAMESPACES:
             hint = suggest(head, IF_NAMESPACES) or "names start with phases., params. or env."

@@ -112,6 +112,16 @@ class Source:
                 return found
         return NodePos(Position(self.file, 1, 1))
 
+    def value(self, path: PathKey) -> Any:
+        """The value at `path` as the file holds it (placeholders not substituted)."""
+        value = self.data
+        for part in path:
+            try:
+                value = value[part]
+            except (KeyError, IndexError, TypeError):
+                return None
+        return value
+
     def at(self, path: PathKey, *, key: bool = False) -> Position:
         found = self.node(path)
         if key and found.key is not None:
