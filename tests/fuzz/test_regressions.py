@@ -86,3 +86,27 @@ def test_an_if_made_by_a_placeholder_is_faulted_at_its_start(
     )
     result = inspect_workflow(flow, environ={})
     assert [(str(d.position), d.message) for d in result.errors] == [(f"{flow}:6:24", message)]
+
+
+def test_a_type_whose_check_fails_on_hostile_settings_is_a_message(tmp_path: Path) -> None:
+    """Regression: the shell type compiles `stdout_matches` to check it; a regex nested
+    5,000 deep raised RecursionError out of validation: a traceback."""
+    flow = tmp_path / "flow.yaml"
+    regex = "(" * 5000 + ")" * 5000
+    flow.write_text(
+        "version: 1\nagents:\n"
+        f"  g: {{type: shell, with: {{run: [echo], success: {{stdout_matches: '{regex}'}}}}}}\n"
+        "phases: {a: {agents: [g]}}\n",
+        encoding="utf-8",
+    )
+    result = inspect_workflow(flow, environ={})
+    assert [(str(d.position), d.message, d.hint) for d in result.diagnostics] == [
+        (
+            f"{flow}:3:20",
+            (
+                "the agent type 'shell' could not check `with:`: "
+                "RecursionError: maximum recursion depth exceeded"
+            ),
+            "simplify the settings; if they are fine, it is a bug",
+        )
+    ]

@@ -118,6 +118,16 @@ class _Checker:
                 spec.config,
                 ignore=lambda path: _is_run_time(self.source, path),
             )
+        except Exception as exc:  # noqa: BLE001 - a type's own check is code we do not own
+            # A validator that fails on hostile input (re.compile of a regex nested 5,000
+            # deep raises RecursionError) must not turn a user's file into a traceback.
+            where = self.source.at((section, name, "with"), key=True)
+            reason = str(exc) if len(str(exc)) <= 80 else f"{str(exc)[:80]}…"
+            message = (
+                f"the {kind} type {brief(type_name)} could not check `with:`: "
+                f"{type(exc).__name__}: {reason}"
+            )
+            self._add(where, message, "simplify the settings; if they are fine, it is a bug")
 
     def resources(self, resources: Mapping[str, ResourceDoc]) -> None:
         for name, resource in resources.items():
