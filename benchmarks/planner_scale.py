@@ -9,7 +9,8 @@ Random workflows: P phases, R = P/10 resources, 5 uses per phase (in each phase'
               phases before it, declared after what it needs (as files usually are)
     shuffled  graph, declared in random order: the general topological sort runs
 
-Columns, in microseconds per phase (best of --repeats runs, garbage collector on):
+Columns, in microseconds per phase (best of --repeats runs, garbage collector on; floor,
+plan and ledger take turns, so a busy machine slows them alike):
 
     floor     one pass over each phase's declared uses recording first and last index:
               no closure over needs, no ordering, no output; nothing can be cheaper
@@ -134,6 +135,19 @@ def views(workflow: Workflow) -> Callable[[], object]:
     return lambda: (plan.steps, plan.uses)
 
 
+def best_interleaved(funcs: list[Callable[[], object]], repeats: int) -> list[float]:
+    """`best_of` for several calls taking turns, so that a busy machine (other processes
+    on the same cores) slows all of them alike and their ratios stay meaningful."""
+    best = [float("inf")] * len(funcs)
+    for _ in range(repeats):
+        for k, func in enumerate(funcs):
+            gc.collect()
+            start = time.perf_counter()
+            func()
+            best[k] = min(best[k], time.perf_counter() - start)
+    return best
+
+
 def best_of(func: Callable[[], object], repeats: int) -> float:
     """Best wall time of `repeats` calls, in seconds, each after a full collection."""
     best = float("inf")
@@ -177,11 +191,16 @@ def main(argv: list[str] | None = None) -> int:
         old_per_p2 = 0.0  # seconds / P^2 at the last size the old approach ran
         for phases in sizes:
             workflow = make_workflow(phases, variant)
-            floor_s = best_of(lambda w=workflow: floor(w), args.repeats)
-            plan_s = best_of(lambda w=workflow: plan_workflow(w), args.repeats)
-            views_s = best_fresh(lambda w=workflow: views(w), min(args.repeats, 3))
             plan = plan_workflow(workflow)
-            ledger_s = best_of(lambda p=plan: run_ledger(p), args.repeats)
+            floor_s, plan_s, ledger_s = best_interleaved(
+                [
+                    lambda w=workflow: floor(w),
+                    lambda w=workflow: plan_workflow(w),
+                    lambda p=plan: run_ledger(p),
+                ],
+                args.repeats,
+            )
+            views_s = best_fresh(lambda w=workflow: views(w), min(args.repeats, 3))
             estimate = old_per_p2 * phases**2
             if estimate > args.budget:
                 old = f"~{estimate / phases * 1e6:.0f}*"
