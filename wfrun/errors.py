@@ -66,6 +66,11 @@ def brief(value: object, limit: int = 40) -> str:
     return text if len(text) <= limit + 2 else f"{text[:limit]}… ({len(text):,} characters)"
 
 
+def clip(text: str, limit: int = 60) -> str:
+    """`text` for a message, unquoted, cut after `limit` characters (see `brief`)."""
+    return text if len(text) <= limit else f"{text[:limit]}…"
+
+
 class WfrunError(Exception):
     """Base of every error wfrun raises on purpose."""
 

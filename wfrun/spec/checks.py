@@ -14,7 +14,7 @@ import networkx as nx
 from pydantic import BaseModel, ValidationError
 
 from wfrun import constants as C
-from wfrun.errors import Diagnostic, Position, Severity, brief
+from wfrun.errors import Diagnostic, Position, Severity, brief, clip
 from wfrun.registry import Kind, Registry
 from wfrun.spec import expr
 from wfrun.spec.document import AgentDoc, PhaseDoc, ResourceDoc, TemplateDoc
@@ -122,10 +122,9 @@ class _Checker:
             # A validator that fails on hostile input (re.compile of a regex nested 5,000
             # deep raises RecursionError) must not turn a user's file into a traceback.
             where = self.source.at((section, name, "with"), key=True)
-            reason = str(exc) if len(str(exc)) <= 80 else f"{str(exc)[:80]}…"
             message = (
                 f"the {kind} type {brief(type_name)} could not check `with:`: "
-                f"{type(exc).__name__}: {reason}"
+                f"{type(exc).__name__}: {clip(str(exc), 80)}"
             )
             self._add(where, message, "simplify the settings; if they are fine, it is a bug")
 
@@ -153,7 +152,10 @@ class _Checker:
                     hint = suggest(wanted, configured) or (
                         "configure it under `resources:`, or move it to `optional:`"
                     )
-                    message = f"agent {brief(name)} requires resource {brief(wanted)}, which is not configured"
+                    message = (
+                        f"agent {brief(name)} requires resource {brief(wanted)}, "
+                        "which is not configured"
+                    )
                     self._add(self.source.at(path), message, hint)
             for i, wanted in enumerate(agent.optional):
                 if wanted in self.declared["resources"]:
@@ -292,7 +294,7 @@ class _Checker:
                 hint = suggest(part, keys) or f"its keys: {listing(keys) or 'none'}"
                 message = f"if: {brief(above)} has no key {brief(part)}"
             else:
-                hint = f"write {above} itself; there is no attribute access"
+                hint = f"write {clip(above)} itself; there is no attribute access"
                 message = f"if: {brief(above)} is a {_kind(value)}, so it has no {brief(part)}"
             self._add(where, message, hint)
             return

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from wfrun import constants as C
-from wfrun.errors import Diagnostic, Position, Severity, SpecError, UsageError, brief
+from wfrun.errors import Diagnostic, Position, Severity, SpecError, UsageError, brief, clip
 from wfrun.registry import PluginError, Registry, default_registry, with_plugins
 from wfrun.spec import checks
 from wfrun.spec.document import AgentDoc, PhaseDoc, ResourceDoc, TemplateDoc, WorkflowDoc
@@ -298,7 +298,7 @@ def _override(name: str, text: str, params: Mapping[str, Any]) -> Any:
         hint = suggest(name, list(params)) or (
             f"declared params: {listing(list(params))}" if params else "the workflow declares none"
         )
-        message = f"unknown param {brief(name)} in -p {_cut(f'{name}={text}')}"
+        message = f"unknown param {brief(name)} in -p {clip(f'{name}={text}')}"
         raise UsageError(message, hint=hint)
     default = params[name]
     if isinstance(default, str) or default is None:
@@ -311,16 +311,12 @@ def _override(name: str, text: str, params: Mapping[str, Any]) -> Any:
     if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, expected) or (isinstance(value, bool) != isinstance(default, bool)):
-        shown = _cut(format_value(default))
+        shown = clip(format_value(default))
         message = (
-            f"-p {_cut(f'{name}={text}')}: expected {_kind(default)}, like the default {shown}"
+            f"-p {clip(f'{name}={text}')}: expected {_kind(default)}, like the default {shown}"
         )
         raise UsageError(message, hint=f"e.g. -p {name}={_example(default)}")
     return value
-
-
-def _cut(text: str) -> str:
-    return text if len(text) <= 60 else f"{text[:60]}…"
 
 
 def _kind(value: Any) -> str:
