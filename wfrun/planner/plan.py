@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from itertools import accumulate, compress, count, repeat
+from functools import partial
+from itertools import accumulate, compress, count, filterfalse, repeat
 from operator import add, attrgetter, sub
 from typing import TypeVar
 
@@ -38,7 +39,6 @@ class _Spawns:
     """Templates reachable through `may_spawn`, and the resources they could use."""
 
     def __init__(self, workflow: Workflow, index: ResourceIndex) -> None:
-        self.index = index
         self.templates = workflow.templates
         self.sets = {name: index.resource_set(t) for name, t in self.templates.items()}
         self._memo: dict[tuple[str, ...], tuple[tuple[str, ...], frozenset[str]]] = {}
@@ -79,16 +79,16 @@ def plan_workflow(workflow: Workflow) -> Plan:
     _cover_needs(index, first, last)
     spawning = _Spawning(workflow, index, order, listed, named, closure)
     spawning.stretch(first, last)
-    acquired = tuple(r for r in index.start if r in first)
+    acquired = tuple(filter(first.__contains__, index.start))
     starts, stops, live = _starts_stops(points, acquired, first, last)
-    lifetimes = _lifetimes(workflow, spawning, directly, acquired, first, last)
+    lifetimes = _lifetimes(workflow, index, spawning, directly, acquired, first, last)
     lower_bound = _largest(named, closure)
     return Plan(
         workflow=workflow.name,
         execution=workflow.execution,
         order=order,
         resources=lifetimes,
-        unused=tuple(r for r in index.start if r not in first),
+        unused=tuple(filterfalse(first.__contains__, index.start)),
         templates=_templates(workflow, index, spawning),
         start_order=acquired,
         stop_order=acquired[::-1],
@@ -270,6 +270,7 @@ def _templates(
 
 def _lifetimes(
     workflow: Workflow,
+    index: ResourceIndex,
     spawning: _Spawning,
     directly: set[str],
     acquired: tuple[str, ...],
@@ -284,14 +285,14 @@ def _lifetimes(
     resources = workflow.resources
     needed_by: defaultdict[str, list[str]] = defaultdict(list)
     for r in acquired:
-        for needed in resources[r].needs:
+        for needed in index.needs[r]:
             needed_by[needed].append(r)
     spawns = spawning.spawns
     spawnable = [t for t in spawns.templates if t in spawning.spawned_by]  # declared order
     by_templates: defaultdict[str, list[str]] = defaultdict(list)
     for name in spawnable:
         template = spawns.templates[name]
-        directly = directly.union(template.resources, spawns.index.agent_part(template.agents))
+        directly = directly.union(template.resources, index.agent_part(template.agents))
         for r in spawns.sets[name]:
             by_templates[r].append(name)
     only_for_needs = {r for r in needed_by if r not in directly}
@@ -308,12 +309,13 @@ def _lifetimes(
         map(only_for_needs.__contains__, acquired),
         strict=True,
     )
-    return dict(zip(acquired, map(Lifetime._make, columns), strict=True))
+    return dict(zip(acquired, map(_LIFETIME, columns), strict=True))
 
 
 _T = TypeVar("_T")
 Names = tuple[str, ...]
 _MAY_SPAWN = attrgetter("may_spawn")
+_LIFETIME = partial(tuple.__new__, Lifetime)  # `Lifetime._make` less a Python-level call
 
 
 def _tuples(lists: Mapping[str, list[_T]]) -> dict[str, tuple[_T, ...]]:
