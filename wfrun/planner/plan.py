@@ -24,7 +24,7 @@ spawned are done.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from itertools import accumulate, compress, count, filterfalse, repeat
 from operator import add, attrgetter, sub
@@ -101,9 +101,9 @@ def plan_workflow(workflow: Workflow) -> Plan:
         + len(acquired),
         units_whole_run=len(index.rank) * points,
         columns=Columns(
-            needs=tuple(needs),
-            named=tuple(named),
-            closure=tuple(closure),
+            needs=needs,
+            named=named,
+            closure=closure,
             spawned=tuple(spawning.spawned) if spawning.spawned else ((),) * points,
             spawns=tuple(spawning.reaches) if spawning.reaches else ((),) * points,
             starts=starts,
@@ -157,9 +157,9 @@ class _Spawning:
         workflow: Workflow,
         index: ResourceIndex,
         order: tuple[str, ...],
-        listed: list[Phase],
-        named: list[Names],
-        closure: list[Names],
+        listed: Iterable[Phase],
+        named: tuple[Names, ...],
+        closure: tuple[Names, ...],
     ) -> None:
         self.spawns = spawns = _Spawns(workflow, index)
         self.graph = workflow.execution == "graph"
@@ -174,7 +174,7 @@ class _Spawning:
             if not self.reaches:
                 self.spawned = [()] * self.points
                 self.reaches = [()] * self.points
-            reach, union = spawns.of(listed[i].may_spawn)
+            reach, union = spawns.of(workflow.phases[order[i]].may_spawn)
             self.reaches[i] = reach
             for template in reach:
                 self.spawned_by[template].append(order[i])
@@ -222,7 +222,7 @@ def _starts_stops(
     return tuple(starts), tuple(stops), tuple(accumulate(delta[:points]))
 
 
-def _largest(named: list[Names], closure: list[Names]) -> int:
+def _largest(named: Sequence[Names], closure: Sequence[Names]) -> int:
     """The largest resource set's size, without deduplicating every set.
 
     Sets may repeat names, so a length only bounds a size. Going down the distinct

@@ -6,7 +6,7 @@ declared first, so the same file gives the same plan, output and tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from functools import partial
 from heapq import heappop, heappush
 from itertools import compress, count, repeat
@@ -98,22 +98,25 @@ def phase_order(workflow: Workflow) -> tuple[str, ...]:
     return phase_points(workflow)[0]
 
 
-def phase_points(workflow: Workflow) -> tuple[Names, list[Phase], list[Names]]:
+def phase_points(workflow: Workflow) -> tuple[Names, Collection[Phase], tuple[Names, ...]]:
     """The phase order, the listed phases in it, and their declared needs.
 
-    One pass reads each phase's needs for both the order check and the plan's column.
+    Sequential (or graph already in order): the phases as declared, no copy. Columns of
+    10^5 entries are tuples, not lists: once their entries are, they are untracked by
+    the garbage collector, which otherwise walks them again at each collection.
     """
     phases = workflow.phases
     names = tuple(phases)
-    listed = list(phases.values())
-    needs = list(map(_NEEDS, listed))
+    listed = phases.values()
+    needs = tuple(map(_NEEDS, listed))
     moved = _stable_order(names, needs) if workflow.execution == "graph" else None
     if moved is None:
         return names, listed, needs
+    in_order = tuple(map(phases.__getitem__, map(names.__getitem__, moved)))
     return (
         tuple(map(names.__getitem__, moved)),
-        list(map(listed.__getitem__, moved)),
-        list(map(needs.__getitem__, moved)),
+        in_order,
+        tuple(map(needs.__getitem__, moved)),
     )
 
 
@@ -173,7 +176,7 @@ class ResourceIndex:
         named, closure = self.phase_sets((phase,))
         return named[0] + closure[0]
 
-    def phase_sets(self, phases: Sequence[Phase]) -> tuple[list[Names], list[Names]]:
+    def phase_sets(self, phases: Iterable[Phase]) -> tuple[tuple[Names, ...], tuple[Names, ...]]:
         """What each of `phases` names itself, and what that needs, transitively.
 
         The planner's hot path, so no Python-level loop and few new tuples. Most phases
@@ -184,9 +187,9 @@ class ResourceIndex:
         (It is quadratic in the needy resources one phase names, which stay few.)
         """
         parts = map(self.agent_named.__getitem__, map(_AGENTS, phases))
-        named = list(map(add, map(_RESOURCES, phases), parts))
+        named = tuple(map(add, map(_RESOURCES, phases), parts))
         extensions = map(map, repeat(self.extension.__getitem__), named)
-        return named, list(map(sum, extensions, repeat(())))
+        return named, tuple(map(sum, extensions, repeat(())))
 
     def ordered(self, names: Iterable[str]) -> tuple[str, ...]:
         """`names` (closed over needs already) in start order."""
