@@ -267,6 +267,7 @@ class Case:
     target: str  # a resource name, or a turn "phase.agent#i"
     signals: tuple[signal.Signals, ...] = ()
     execution: str = "sequential"
+    slow: bool = field(default=False, compare=False)  # only with -m slow
 
     @property
     def id(self) -> str:
@@ -292,17 +293,22 @@ def cases(flow: Flow, execution: str = "sequential", *, only: str | None = None)
         ("turn-times-out", turns),
     ):
         for target in targets:
-            yield Case(kind, target, execution=execution)
+            yield Case(kind, target, execution=execution, slow=execution != "sequential")
     for kind, targets in (
         ("signal-in-start", names),
         ("signal-in-turn", turns),
         ("signal-in-stop", names),
     ):
-        for target in targets:
+        for i, target in enumerate(targets):
             for signum in SIGNALS:
-                yield Case(kind, target, (signum,), execution)
+                # SIGTERM takes Ctrl-C's path: by default at the first point of each kind
+                slow = execution != "sequential" or (signum == signal.SIGTERM and i > 0)
+                yield Case(kind, target, (signum,), execution, slow)
     # Ctrl-C during the busiest phase's first turn starts a teardown; a second signal
     # lands while one of its resources is slow to stop: the rest must still stop.
     for name in [n for n in names if n in flow.holds(flow.busiest())]:
         for signum in SIGNALS:
-            yield Case("second-signal-in-teardown", name, (signal.SIGINT, signum), execution)
+            second = (signal.SIGINT, signum)
+            yield Case(
+                "second-signal-in-teardown", name, second, execution, execution != "sequential"
+            )

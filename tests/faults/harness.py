@@ -15,6 +15,7 @@ import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import pytest
 from tests.engine.conftest import EngineProject, RunResult
 from wfrun.builtins import procs
 
+REPO = Path(__file__).resolve().parent.parent.parent
 MARKER = "WFRUN_FAULT_MARKER"
 EXIT = {"succeeded": 0, "failed": 1, "interrupted": 130}  # README "exit codes"
 FINAL = {"succeeded", "failed", "interrupted", "error", "killed"}
@@ -59,14 +61,23 @@ class Leaks:
 class FaultProject(EngineProject):
     """An EngineProject whose runs are marked and keep their temp dirs where we look."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(path)
         self.tmp = path / "tmp"
         self.tmp.mkdir()
         self.marker = uuid.uuid4().hex
+        # Runs started from a background thread take a snapshot made on the main thread:
+        # per-test fixtures change os.environ under them.
+        self.environ = dict(os.environ if environ is None else environ)
 
     def env(self) -> dict[str, str]:
-        return {**super().env(), "TMPDIR": str(self.tmp), MARKER: self.marker}
+        return {
+            **self.environ,
+            "NO_COLOR": "1",
+            "PYTHONPATH": str(REPO),
+            "TMPDIR": str(self.tmp),
+            MARKER: self.marker,
+        }
 
     def start(self, *args: str) -> subprocess.Popen[str]:
         """Start the runner as the leader of its own process group, as a shell does."""

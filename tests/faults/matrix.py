@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,9 +96,11 @@ def moments(flow: Flow, case: Case) -> list[Callable[[FaultProject], object]]:
     return []
 
 
-def execute(case: Case, path: Path, flow: Flow = FLOW) -> Outcome:
+def execute(
+    case: Case, path: Path, environ: Mapping[str, str] | None = None, flow: Flow = FLOW
+) -> Outcome:
     """Run the case; leaks are read before the project is swept clean."""
-    project = FaultProject(path)
+    project = FaultProject(path, environ)
     began = time.monotonic()
     try:
         project.write(render(flow, faults(flow, case), execution=case.execution, project=path))
@@ -128,9 +130,12 @@ class Prefetch(Generic[K, T]):
     own. A run mostly waits (for a slow stop, a timeout, a signal), so this divides the
     wall time by about WORKERS without making any run faster than it is."""
 
-    def __init__(self, job: Callable[[K, Path], T], keys: Iterable[K], root: Path) -> None:
+    def __init__(
+        self, job: Callable[[K, Path, Mapping[str, str]], T], keys: Iterable[K], root: Path
+    ) -> None:
         self.job = job
         self.root = root
+        self.environ = dict(os.environ)  # now, on the main thread: fixtures change it later
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="fault")
         self._futures: dict[str, Future[T]] = {}
         for key in keys:
@@ -141,7 +146,7 @@ class Prefetch(Generic[K, T]):
         if name not in self._futures:
             folder = self.root / name
             folder.mkdir()
-            self._futures[name] = self._pool.submit(self.job, key, folder)
+            self._futures[name] = self._pool.submit(self.job, key, folder, self.environ)
         return self._futures[name]
 
     def get(self, key: K, timeout: float = SLOW + 60) -> T:
@@ -172,7 +177,7 @@ def selected(request: pytest.FixtureRequest, fixture: str, param: str) -> list[A
 def prefetch(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
-    job: Callable[[K, Path], T],
+    job: Callable[[K, Path, Mapping[str, str]], T],
     *,
     fixture: str,
     param: str,

@@ -14,7 +14,7 @@ import random
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,11 +55,11 @@ class Killed:
         )
 
 
-def kill_at_random(seed: int, path: Path) -> Killed:
+def kill_at_random(seed: int, path: Path, environ: Mapping[str, str]) -> Killed:
     rng = random.Random(seed)
     execution = rng.choice(["sequential", "graph"])
     delay = rng.uniform(0, WINDOW)
-    project = FaultProject(path)
+    project = FaultProject(path, environ)
     try:
         project.write(render(FLOW, Faults(pace=PACE), execution=execution, project=path))
         proc = project.start("run", "flow.yaml")
