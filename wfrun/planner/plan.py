@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import partial
-from itertools import accumulate, compress, count, filterfalse, repeat
+from itertools import accumulate, compress, count, filterfalse, groupby, repeat
 from operator import add, attrgetter, sub
 from typing import TypeVar
 
@@ -80,7 +80,8 @@ def plan_workflow(workflow: Workflow) -> Plan:
     spawning = _Spawning(workflow, index, order, listed, named, closure)
     spawning.stretch(first, last)
     acquired = tuple(filter(first.__contains__, index.start))
-    starts, stops, live = _starts_stops(points, acquired, first, last)
+    stop_order = acquired[::-1]
+    starts, stops, live = _starts_stops(points, acquired, stop_order, first, last)
     lifetimes = _lifetimes(workflow, index, spawning, directly, acquired, first, last)
     lower_bound = _largest(named, closure)
     return Plan(
@@ -91,7 +92,7 @@ def plan_workflow(workflow: Workflow) -> Plan:
         unused=tuple(filterfalse(first.__contains__, index.start)),
         templates=_templates(workflow, index, spawning),
         start_order=acquired,
-        stop_order=acquired[::-1],
+        stop_order=stop_order,
         rank=index.rank,
         resource_needs=index.needs,
         declared=len(index.rank),
@@ -192,33 +193,27 @@ class _Spawning:
 
 
 def _starts_stops(
-    points: int, acquired: tuple[str, ...], first: Mapping[str, int], last: Mapping[str, int]
+    points: int,
+    start_order: Names,
+    stop_order: Names,
+    first: Mapping[str, int],
+    last: Mapping[str, int],
 ) -> tuple[tuple[Names, ...], tuple[Names, ...], tuple[int, ...]]:
     """Per point: what starts before it (start order), what stops after it (stop order),
-    and how many resources are live during it. One pass over the acquired resources."""
-    starting: dict[int, list[str]] = {}
-    stopping: dict[int, list[str]] = {}
-    for r in reversed(acquired):  # stop order; starts are reversed at the end
-        begin = first[r]
-        if begin in starting:
-            starting[begin].append(r)
-        else:
-            starting[begin] = [r]
-        end = last[r]
-        if end in stopping:
-            stopping[end].append(r)
-        else:
-            stopping[end] = [r]
-    starts: list[Names] = [()] * points
-    stops: list[Names] = [()] * points
+    and how many resources are live during it.
+
+    A stable sort by point keeps start (stop) order within a point; grouping then costs
+    one Python step per point that has any, and one tuple each.
+    """
     delta = [0] * (points + 1)  # live(i) - live(i - 1)
-    for p, group in starting.items():
-        group.reverse()
-        starts[p] = tuple(group)
-        delta[p] += len(group)
-    for p, group in stopping.items():
-        stops[p] = tuple(group)
-        delta[p + 1] -= len(group)
+    starts: list[Names] = [()] * points
+    for at, group in groupby(sorted(start_order, key=first.__getitem__), first.__getitem__):
+        starts[at] = names = tuple(group)
+        delta[at] += len(names)
+    stops: list[Names] = [()] * points
+    for at, group in groupby(sorted(stop_order, key=last.__getitem__), last.__getitem__):
+        stops[at] = names = tuple(group)
+        delta[at + 1] -= len(names)
     return tuple(starts), tuple(stops), tuple(accumulate(delta[:points]))
 
 
