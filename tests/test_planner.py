@@ -660,6 +660,9 @@ class Run:
         held = set().union(*(self.holds(p) for p in self.pending))
         assert self.live == held
         assert set(self.ledger.pending) == self.pending
+        for r in self.start:  # the ledger counts live dependents, not phases: see holders()
+            holders = sum(r in self.holds(p) for p in self.pending)
+            assert self.ledger.holders(r) == holders, r
 
     def done(self, phase: str, *, skip: bool) -> tuple[str, ...]:
         release = self.ledger.skipped(phase) if skip else self.ledger.finished(phase)
