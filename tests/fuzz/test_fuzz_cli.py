@@ -51,6 +51,7 @@ def batch_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cli-fuzz")
 
 
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")  # a batch is 30 files
 @fuzz_settings(4)
 @given(batch=batches, output=st.sampled_from(["text", "json"]))
 def test_validate_batches(batch_folder: Path, batch: list[str | bytes], output: str) -> None:
@@ -58,6 +59,7 @@ def test_validate_batches(batch_folder: Path, batch: list[str | bytes], output: 
 
 
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")  # a batch is 30 files
 @fuzz_settings(100, slow=True)
 @given(batch=batches, output=st.sampled_from(["text", "json"]))
 def test_validate_batches_slow(batch_folder: Path, batch: list[str | bytes], output: str) -> None:
