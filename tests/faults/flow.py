@@ -3,8 +3,9 @@
 Three resources that need each other (a workspace, a service process that forks a
 grandchild into a group of its own, a probe with a temp dir and a child), used across
 three phases by shell and test agents. The cases are generated: every resource x
-{start fails, stop raises}, every turn x {raises, times out}, and SIGINT/SIGTERM during
-every start, every turn and every stop, plus a second signal during teardown.
+{start fails, stop raises}, every turn x {raises, times out}, SIGINT/SIGTERM during
+every start, every turn and every stop, Ctrl-C twice during every stop, and Ctrl-C in a
+turn followed by a second signal while each resource of that phase is slow to stop.
 """
 
 from __future__ import annotations
@@ -304,6 +305,12 @@ def cases(flow: Flow, execution: str = "sequential", *, only: str | None = None)
                 # SIGTERM takes Ctrl-C's path: by default at the first point of each kind
                 slow = execution != "sequential" or (signum == signal.SIGTERM and i > 0)
                 yield Case(kind, target, (signum,), execution, slow)
+    # Ctrl-C twice while a resource is slow to stop after its last phase.
+    for i, name in enumerate(names):
+        twice = (signal.SIGINT, signal.SIGINT)
+        yield Case(
+            "two-signals-in-stop", name, twice, execution, execution != "sequential" or i > 0
+        )
     # Ctrl-C during the busiest phase's first turn starts a teardown; a second signal
     # lands while one of its resources is slow to stop: the rest must still stop.
     for name in [n for n in names if n in flow.holds(flow.busiest())]:

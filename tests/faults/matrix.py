@@ -7,16 +7,13 @@ marker, so cases never see each other's leftovers.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
-
-import pytest
+from typing import Any, TypeVar
 
 from tests.engine.conftest import RunResult
 from tests.faults.flow import FLOW, SLOW, SLOW_STOP, TIMEOUT, Case, Faults, Flow, Turn, render
@@ -60,7 +57,7 @@ def faults(flow: Flow, case: Case) -> Faults:
             return Faults(resources={target: {"start_seconds": SLOW}})
         case "signal-in-turn":
             return Faults(hang=case.turn(flow))
-        case "signal-in-stop":
+        case "signal-in-stop" | "two-signals-in-stop":
             return Faults(resources={target: {"stop_seconds": SLOW_STOP}})
         case "second-signal-in-teardown":
             return Faults(resources={target: {"stop_seconds": SLOW_STOP}}, hang=first_turn(flow))
@@ -91,6 +88,8 @@ def moments(flow: Flow, case: Case) -> list[Callable[[FaultProject], object]]:
             return [turn_of(case.target)]
         case "signal-in-stop":
             return [file("stop")]
+        case "two-signals-in-stop":
+            return [file("stop"), lambda _: time.sleep(SLOW_STOP / 4)]
         case "second-signal-in-teardown":
             return [turn_of(str(first_turn(flow))), file("stop")]
     return []
@@ -125,65 +124,30 @@ def execute(
         project.sweep()
 
 
-class Prefetch(Generic[K, T]):
-    """Starts every selected test's run at once on a few threads; each test waits for its
-    own. A run mostly waits (for a slow stop, a timeout, a signal), so this divides the
-    wall time by about WORKERS without making any run faster than it is."""
+class Background:
+    """Runs every selected test's run at once, a few at a time, on threads; each test
+    then waits only for its own. A run mostly waits (for a slow stop, a timeout, a
+    signal) and the tests that run in the foreground meanwhile wait too, so the wall
+    time is about the CPU the runs need, not the sum of their waits."""
 
-    def __init__(
-        self, job: Callable[[K, Path, Mapping[str, str]], T], keys: Iterable[K], root: Path
-    ) -> None:
-        self.job = job
+    def __init__(self, root: Path) -> None:
         self.root = root
         self.environ = dict(os.environ)  # now, on the main thread: fixtures change it later
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="fault")
-        self._futures: dict[str, Future[T]] = {}
-        for key in keys:
-            self._submit(key)
+        self._futures: dict[str, Future[Any]] = {}
 
-    def _submit(self, key: K) -> Future[T]:
-        name = _slug(key)
+    def submit(self, job: Callable[[K, Path, Mapping[str, str]], T], key: K) -> Future[T]:
+        name = f"{job.__name__}-{getattr(key, 'id', key)}"
         if name not in self._futures:
             folder = self.root / name
             folder.mkdir()
-            self._futures[name] = self._pool.submit(self.job, key, folder, self.environ)
+            self._futures[name] = self._pool.submit(job, key, folder, self.environ)
         return self._futures[name]
 
-    def get(self, key: K, timeout: float = SLOW + 60) -> T:
-        return self._submit(key).result(timeout=timeout)
+    def get(self, job: Callable[[K, Path, Mapping[str, str]], T], key: K) -> T:
+        return self.submit(job, key).result(timeout=SLOW + 60)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         for future in self._futures.values():
             future.cancel()
         self._pool.shutdown(wait=True)
-
-
-def _slug(key: object) -> str:
-    return str(getattr(key, "id", key))
-
-
-def selected(request: pytest.FixtureRequest, fixture: str, param: str) -> list[Any]:
-    """The `param` values of the tests in this module that use `fixture` and will run."""
-    return [
-        item.callspec.params[param]  # type: ignore[attr-defined]
-        for item in request.session.items
-        if item.module is request.module  # type: ignore[attr-defined]
-        and fixture in item.fixturenames  # type: ignore[attr-defined]
-        and not item.get_closest_marker("skip")
-    ]
-
-
-@contextlib.contextmanager
-def prefetch(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    job: Callable[[K, Path, Mapping[str, str]], T],
-    *,
-    fixture: str,
-    param: str,
-) -> Iterator[Prefetch[K, T]]:
-    pool = Prefetch(job, selected(request, fixture, param), tmp_path_factory.mktemp(fixture))
-    try:
-        yield pool
-    finally:
-        pool.close()

@@ -10,96 +10,18 @@ the journal recorded with it.
 from __future__ import annotations
 
 import json
-import random
 import signal
 import subprocess
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.engine.conftest import RunResult
-from tests.faults.flow import FLOW, Faults, Turn, render
-from tests.faults.harness import FaultProject, Leaks, read_events
-from tests.faults.matrix import Prefetch, prefetch
+from tests.faults.flow import FLOW, Faults, render
+from tests.faults.harness import FaultProject
+from tests.faults.killing import FAST_SEEDS, HANG, SLOW_SEEDS, Killed, live
 from wfrun.builtins import procs
-
-FAST_SEEDS = (1, 2, 3)
-SLOW_SEEDS = tuple(range(4, 16))
-PACE = 0.4  # seconds per turn: the run takes about 2.5 s
-WINDOW = 3.0  # the kill lands uniformly within this many seconds of run_started
-HANG = Turn("work", "judge", 1)  # the turn a test holds the run in
-
-
-@dataclass
-class Killed:
-    seed: int
-    execution: str
-    delay: float
-    left: Leaks  # what the kill left behind
-    journal: dict[str, Any]  # what the journal listed at the kill
-    status: str  # the record's status at the kill
-    cleanup: RunResult
-    cleaned: Leaks  # what was left after `wfrun cleanup`
-    record: dict[str, Any]  # run.json after cleanup
-    events: list[dict[str, Any]]
-
-    def __repr__(self) -> str:
-        return (
-            f"\nseed {self.seed} ({self.execution}): kill -9 {self.delay:.2f}s after "
-            f"run_started; record was {self.status!r}; journal listed {sorted(self.journal)}"
-            f"\n--- left by the kill: {self.left}{self.cleanup!r}\n--- after: {self.cleaned}"
-        )
-
-
-def kill_at_random(seed: int, path: Path, environ: Mapping[str, str]) -> Killed:
-    rng = random.Random(seed)
-    execution = rng.choice(["sequential", "graph"])
-    delay = rng.uniform(0, WINDOW)
-    project = FaultProject(path, environ)
-    try:
-        project.write(render(FLOW, Faults(pace=PACE), execution=execution, project=path))
-        proc = project.start("run", "flow.yaml")
-        project.wait_for_event("run_started", timeout=30)
-        time.sleep(delay)
-        proc.kill()
-        proc.communicate(timeout=30)
-        run_dir = project.last_run_dir()
-        assert run_dir is not None
-        journal = _live(run_dir)
-        status = json.loads((run_dir / "run.json").read_text())["status"]
-        left = project.leaks(run_dir.name)
-        cleanup = project.run("cleanup", timeout=60)
-        return Killed(
-            seed,
-            execution,
-            delay,
-            left,
-            journal,
-            status,
-            cleanup,
-            project.leaks(run_dir.name),
-            json.loads((run_dir / "run.json").read_text()),
-            read_events(run_dir, partial_tail=True),  # a kill loses at most the line in flight
-        )
-    finally:
-        project.sweep()
-
-
-def _live(run_dir: Path) -> dict[str, Any]:
-    return json.loads((run_dir / "journal.json").read_text())["live"]  # type: ignore[no-any-return]
-
-
-@pytest.fixture(scope="module")
-def kills(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Prefetch[int, Killed]]:
-    with prefetch(request, tmp_path_factory, kill_at_random, fixture="kills", param="seed") as pool:
-        yield pool
-
 
 SEEDS = [
     *FAST_SEEDS,
@@ -109,12 +31,12 @@ SEEDS = [
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_kill_9_at_a_random_moment_then_cleanup_leaves_nothing(
-    kills: Prefetch[int, Killed], seed: int
+    kills: Callable[[int], Killed], seed: int
 ) -> None:
-    killed = kills.get(seed)
+    killed = kills(seed)
     assert killed.cleanup.code == 0, killed
     assert not killed.cleaned, killed
-    assert _live(killed.cleanup.run_dir) == {}, killed  # type: ignore[arg-type]
+    assert live(killed.cleanup.run_dir) == {}, killed  # type: ignore[arg-type]
     if killed.status == "running":  # killed mid-run: cleanup says so in the record
         assert killed.record["status"] == "killed", killed
         assert killed.record["cleanup"], killed
@@ -201,7 +123,7 @@ def test_kill_9_right_after_a_service_spawns_is_still_cleanable(tmp_path: Path) 
         proc.communicate(timeout=30)
         run_dir = project.last_run_dir()
         assert run_dir is not None
-        listed = sorted(_live(run_dir))
+        listed = sorted(live(run_dir))
         left = project.leaks(run_dir.name)
         assert any("sleep 300" in p for p in left.processes), left  # the kill left it
         cleaned = project.run("cleanup")
@@ -227,7 +149,7 @@ def test_cleanup_leaves_a_run_that_is_still_going_alone(tmp_path: Path) -> None:
         assert "nothing to clean up" in every.out, every
         assert f"still running (pid {proc.pid}): left alone" in this.out, this
         assert project.leaks(run_dir.name) == before  # nothing touched
-        assert sorted(_live(run_dir)) == ["code", "scratch", "svc"]
+        assert sorted(live(run_dir)) == ["code", "scratch", "svc"]
         project.interrupt(signal.SIGINT)
         result = project.finish()
         assert result.code == 130, result
