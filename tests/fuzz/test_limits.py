@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fuzz.harness import bounded, check_diagnostics, validate_cli
+from tests.fuzz.harness import CASES, bounded, check_diagnostics, validate_cli
 from wfrun import constants as C
 from wfrun.spec import inspect_workflow
 
@@ -42,6 +42,7 @@ def load(text: str | bytes, *, seconds: float = QUICK) -> Problems:
     with bounded(seconds * 3):  # wall time, for a machine whose other core is busy too
         result = inspect_workflow(path, environ={"HOME": "/home/fuzz"})
     cpu = time.process_time() - cpu
+    CASES["limits"] += 1
     assert cpu < seconds, f"took {cpu:.2f} s of CPU ({time.perf_counter() - start:.2f} s)"
     assert (result.workflow is None) == bool(result.errors)
     check_diagnostics(result.diagnostics, path, None)
