@@ -147,6 +147,31 @@ def test_sigterm_while_the_runner_handles_ctrl_c_does_not_abandon_teardown(
     check_record(result, fault_project.journal(result))
 
 
+def test_ctrl_c_during_a_stop_on_the_main_thread_waits_for_it(fault_project: FaultProject) -> None:
+    """The scheduler's main thread stops the resources of a phase it gave up on (timed
+    out, agent ignoring the cancel). A Ctrl-C then must not cut that stop in half: it
+    finishes once, then the run is interrupted."""
+    fault_project.write(
+        f"""
+        version: 1
+        plugins: [plugin_types]
+        resources:
+          r: {PROBE.replace("STOP", "1.5")}
+        agents:
+          stuck: {{type: act, requires: [r], with: {{seconds: 60, ignore_cancel: true}}}}
+        phases:
+          only: {{agents: [stuck], timeout: 0.5}}
+        """
+    )
+    result = _run_with_signals(fault_project, (fault_project.moment("r", "stop"), signal.SIGINT))
+    assert result.code == 130, result
+    check_record(result, fault_project.journal(result))  # one resource_stopping, one stopped
+    assert not fault_project.leaks(), result
+    (stopped,) = result.kinds("resource_stopped")
+    assert stopped["seconds"] >= 1.4, result  # the whole stop, not its first moments
+    assert result.record["phases"]["only"]["status"] == "timeout", result
+
+
 def test_ctrl_c_while_a_service_waits_to_be_ready_is_prompt(fault_project: FaultProject) -> None:
     """The readiness wait gives up on the cancel, instead of teardown waiting 10 s for it."""
     fault_project.write(

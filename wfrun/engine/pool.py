@@ -3,16 +3,21 @@
 Phases running in parallel may ask for the same resource at once; a lock per resource
 makes the first start it and the others wait for it. Stops are isolated: one that
 raises is recorded and the others still happen. `stop_all` is the teardown path and
-stops whatever is live in the reverse of the order it started.
+stops whatever is live in the reverse of the order it started. A stop is never cut in
+half: on the main thread, Ctrl-C or SIGTERM during one takes effect when it ends.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from pydantic import ValidationError
@@ -173,7 +178,7 @@ class ResourcePool:
 
     def _stop(self, name: str) -> None:
         slot = self._slots[name]
-        with slot.lock:
+        with _uninterrupted(), slot.lock:
             live = slot.live
             if live is None:
                 return
@@ -204,6 +209,40 @@ class ResourcePool:
             msg = f"${{{namespace}.{'.'.join(parts)}}} is not available"
             raise KeyError(msg)
         return attributes[attribute]
+
+
+@contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends, then act on the first as the handler
+    in force would have. A KeyboardInterrupt in the middle of a stop (the main thread
+    stops resources of a phase it gave up on) left it half done, its `resource_stopping`
+    unmatched, and made teardown call `stop` a second time."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        del frame
+        caught.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        if caught:
+            _deliver(caught[0], previous[signal.Signals(caught[0])])
+
+
+def _deliver(signum: int, handler: object) -> None:
+    if callable(handler):
+        handler(signum, None)
+    elif handler == signal.SIG_DFL and signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    elif handler == signal.SIG_DFL:
+        os.kill(os.getpid(), signum)
 
 
 def _reason(exc: BaseException) -> str:
