@@ -100,6 +100,8 @@ def same_process(facts: Mapping[str, Any]) -> bool | None:
     pid = facts.get("pid")
     if not pid:
         return False
+    if not PROC.is_dir():  # no start times to compare here
+        return None if is_alive(int(pid)) else False
     if facts.get("boot_id") and facts["boot_id"] != boot_id():
         return False
     now = start_time(int(pid))

@@ -128,13 +128,16 @@ def _runner_alive(journal: Mapping[str, Any], summary: Mapping[str, Any]) -> boo
     """Is the process that ran this run still at it? Its pid may have been reused."""
     runner = journal.get("runner") or {"pid": summary.get("pid")}
     same = procs.same_process(runner)
-    if same is None:  # a record from before start times were kept: ask the command line
-        try:
-            cmdline = (procs.PROC / str(runner["pid"]) / "cmdline").read_bytes()
-        except OSError:
-            return False
-        return b"wfrun" in cmdline
-    return same
+    if same is not None:
+        return same
+    # No start time to compare (a record from before they were kept, or no /proc): a
+    # live pid is the runner if its command line says wfrun; if that cannot be read,
+    # leave the run alone rather than stop what may be in use.
+    try:
+        cmdline = (procs.PROC / str(runner["pid"]) / "cmdline").read_bytes()
+    except OSError:
+        return True
+    return b"wfrun" in cmdline
 
 
 def _read(path: Path) -> dict[str, Any]:
