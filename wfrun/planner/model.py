@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from wfrun.spec.model import Execution
 
 PLAN_FORMAT = 1  # bump when `Plan.as_dict` changes incompatibly
+Names = tuple[str, ...]  # resource or phase names
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -30,9 +30,13 @@ from itertools import accumulate, compress, count, filterfalse, groupby, repeat
 from operator import add, attrgetter, sub
 from typing import TypeVar
 
-from wfrun.planner.model import Columns, Lifetime, Plan, TemplatePlan
+from wfrun.planner.model import Columns, Lifetime, Names, Plan, TemplatePlan
 from wfrun.planner.sets import ResourceIndex, phase_points
 from wfrun.spec.model import Phase, Workflow
+
+_T = TypeVar("_T")
+_MAY_SPAWN = attrgetter("may_spawn")
+_LIFETIME = partial(tuple.__new__, Lifetime)  # `Lifetime._make` less a Python-level call
 
 
 class _Spawns:
@@ -67,8 +71,8 @@ def plan_workflow(workflow: Workflow) -> Plan:
     The loader guarantees every name resolves and no `needs` cycle exists. The passes
     over phases are the hot path (10^5 phases in well under a second): C-level maps where
     they can be, one plain loop (first and last uses) where they cannot, shared tuples
-    rather than new ones (see `Columns`), no sorting, no per-resource use lists
-    (`Plan.uses` builds those on demand, for display).
+    rather than new ones (see `Columns`), no per-phase sorting, no per-resource use
+    lists (`Plan.uses` builds those on demand, for display).
     """
     index = ResourceIndex(workflow)
     order, listed, needs = phase_points(workflow)
@@ -305,12 +309,6 @@ def _lifetimes(
         strict=True,
     )
     return dict(zip(acquired, map(_LIFETIME, columns), strict=True))
-
-
-_T = TypeVar("_T")
-Names = tuple[str, ...]
-_MAY_SPAWN = attrgetter("may_spawn")
-_LIFETIME = partial(tuple.__new__, Lifetime)  # `Lifetime._make` less a Python-level call
 
 
 def _tuples(lists: Mapping[str, list[_T]]) -> dict[str, tuple[_T, ...]]:

@@ -14,7 +14,14 @@ from operator import add, attrgetter, not_
 from typing import TypeVar
 
 from wfrun.errors import PlanError
+from wfrun.planner.model import Names
 from wfrun.spec.model import Phase, Resource, Workflow
+
+_RESOURCES = attrgetter("resources")
+_NEEDS = attrgetter("needs")
+_AGENTS = attrgetter("agents")
+_K = TypeVar("_K")
+_V = TypeVar("_V")
 
 
 def stable_topological_order(
@@ -194,14 +201,6 @@ class ResourceIndex:
     def ordered(self, names: Iterable[str]) -> tuple[str, ...]:
         """`names` (closed over needs already) in start order."""
         return tuple(sorted(names, key=self.rank.__getitem__))
-
-
-Names = tuple[str, ...]
-_RESOURCES = attrgetter("resources")
-_NEEDS = attrgetter("needs")
-_AGENTS = attrgetter("agents")
-_K = TypeVar("_K")
-_V = TypeVar("_V")
 
 
 class _Memo(dict[_K, _V]):
