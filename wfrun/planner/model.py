@@ -89,10 +89,6 @@ class Columns:
     stops: tuple[tuple[str, ...], ...]  # in stop order
     live: tuple[int, ...]
 
-    def resource_set(self, i: int) -> set[str]:
-        """Point i's resource set."""
-        return set(self.named[i]).union(self.closure[i])
-
 
 @dataclass(frozen=True, kw_only=True)
 class Plan:
@@ -118,25 +114,27 @@ class Plan:
     @cached_property
     def steps(self) -> tuple[Step, ...]:
         """One `Step` per point, in order, resource sets in start order."""
-        return tuple(map(self._step, range(len(self.order))))
-
-    def _step(self, i: int) -> Step:
         c = self.columns
         key = self.rank.__getitem__
-        own = c.resource_set(i)
-        resources = tuple(sorted(own, key=key))
-        spawned = c.spawned[i]
-        return Step(
-            index=i,
-            phase=self.order[i],
-            needs=c.needs[i],
-            resources=resources,
-            holds=tuple(sorted(own.union(spawned), key=key)) if spawned else resources,
-            spawns=c.spawns[i],
-            start=c.starts[i],
-            stop=c.stops[i],
-            live=c.live[i],
-        )
+        steps: list[Step] = []
+        for i, name in enumerate(self.order):
+            own = set(c.named[i] + c.closure[i])
+            resources = tuple(sorted(own, key=key))
+            spawned = c.spawned[i]
+            steps.append(
+                Step(
+                    index=i,
+                    phase=name,
+                    needs=c.needs[i],
+                    resources=resources,
+                    holds=tuple(sorted(own.union(spawned), key=key)) if spawned else resources,
+                    spawns=c.spawns[i],
+                    start=c.starts[i],
+                    stop=c.stops[i],
+                    live=c.live[i],
+                )
+            )
+        return tuple(steps)
 
     @cached_property
     def uses(self) -> Mapping[str, tuple[int, ...]]:
@@ -146,8 +144,8 @@ class Plan:
         keeping 10^5 x 5 use lists during planning costs more than the planning.
         """
         found: dict[str, list[int]] = {r: [] for r in self.resources}
-        for i in range(len(self.order)):
-            for r in self.columns.resource_set(i):
+        for i, sets in enumerate(zip(self.columns.named, self.columns.closure, strict=True)):
+            for r in set(sets[0] + sets[1]):
                 found[r].append(i)
         return {r: tuple(points) for r, points in found.items()}
 
