@@ -8,6 +8,7 @@ nothing. The run record is checked for being complete and consistent.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -145,11 +146,12 @@ class FaultProject(EngineProject):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.communicate()
-        for pid in marked_pids(self.marker):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                continue
+        deadline = time.monotonic() + 10
+        while (pids := marked_pids(self.marker)) and time.monotonic() < deadline:
+            for pid in pids:  # again and again: a survivor may fork meanwhile
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.02)  # SIGKILL is sent, not yet done
         for path in self.tmp.iterdir():
             shutil.rmtree(path, ignore_errors=True)
 
