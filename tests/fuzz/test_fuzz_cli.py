@@ -52,7 +52,7 @@ def batch_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.filterwarnings("ignore:Generating overly large repr")  # a batch is 30 files
-@fuzz_settings(4)
+@fuzz_settings(3)
 @given(batch=batches, output=st.sampled_from(["text", "json"]))
 def test_validate_batches(batch_folder: Path, batch: list[str | bytes], output: str) -> None:
     _validate_batch(batch_folder, batch, output)
@@ -60,7 +60,7 @@ def test_validate_batches(batch_folder: Path, batch: list[str | bytes], output: 
 
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:Generating overly large repr")  # a batch is 30 files
-@fuzz_settings(100, slow=True)
+@fuzz_settings(60, slow=True)
 @given(batch=batches, output=st.sampled_from(["text", "json"]))
 def test_validate_batches_slow(batch_folder: Path, batch: list[str | bytes], output: str) -> None:
     _validate_batch(batch_folder, batch, output)

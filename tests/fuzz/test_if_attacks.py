@@ -245,14 +245,14 @@ def _parse_and_evaluate(text: str) -> None:
     assert "\n" not in str(problem)
 
 
-@fuzz_settings(1000)
+@fuzz_settings(800)
 @given(text=expressions)
 def test_the_parser_gives_a_small_tree_or_its_own_error(text: str) -> None:
     _parse_and_evaluate(text)
 
 
 @pytest.mark.slow
-@fuzz_settings(20_000, slow=True)
+@fuzz_settings(16_000, slow=True)
 @given(text=expressions)
 def test_the_parser_gives_a_small_tree_or_its_own_error_slow(text: str) -> None:
     _parse_and_evaluate(text)

@@ -58,11 +58,11 @@ def test_needs_are_answered_from_bitsets_built_once() -> None:
     assert [needed.of("x", "y"), needed.of("x", "x"), needed.of("s", "s")] == [True] * 3  # cycles
     assert not needed.of("nope", "a")
 
-    chain = {f"p{i}": [f"p{i - 1}"] if i else [] for i in range(20_000)}
+    chain = {f"p{i}": [f"p{i - 1}"] if i else [] for i in range(10_000)}
     start = time.process_time()
     needed = Needed(chain)
-    assert all(needed.of(f"p{i}", "p0") for i in range(1, 20_000))
-    assert time.process_time() - start < 5
+    assert all(needed.of(f"p{i}", "p0") for i in range(1, 10_000))
+    assert time.process_time() - start < 2
 
 
 @pytest.mark.parametrize(
