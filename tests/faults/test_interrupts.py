@@ -1,8 +1,8 @@
 """Interrupts at the awkward moments the matrix found, and the harness's own checks.
 
-The xfail tests pin bugs in files another change owns (scheduler.py, runner.py,
-turns.py); each reason says what goes wrong and where the fix goes. The matrix
-tolerates the first two (it still checks that nothing leaks); the third leaks.
+Each test pins a bug the matrix found: a phase cut short while its resources start
+must read `cancelled`; Ctrl-C during a stop must start no further phase; a SIGTERM
+while the runner handles Ctrl-C must not abandon teardown.
 """
 
 from __future__ import annotations
@@ -43,14 +43,6 @@ def fault_project(tmp_path: Path) -> Iterator[FaultProject]:
     project.sweep()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="turns.py records a phase whose resource start was cut short by Ctrl-C as "
-    "'failed' ('resource r failed to start: the run is stopping'). Fix: in "
-    "TurnRunner.run, `except ResourceStartError`: if self.pool.cancelled (set before "
-    "the phase's own cancel event), _fail(run, 'cancelled', run.cancel_reason or "
-    "'the run was interrupted') instead of 'failed'.",
-)
 def test_a_phase_interrupted_while_its_resources_start_is_cancelled(
     fault_project: FaultProject,
 ) -> None:
@@ -73,16 +65,6 @@ def test_a_phase_interrupted_while_its_resources_start_is_cancelled(
     assert (phase["status"], phase["reason"]) == ("cancelled", "the run was interrupted"), result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scheduler.py: a worker releases a finished phase's resources while holding "
-    "_state; Ctrl-C then raises in the main thread's Condition.wait, which blocks "
-    "re-acquiring _state until the stop ends, and meanwhile the worker dispatches (and "
-    "runs) the next phase. Fix: runner.py's _interrupts_raise handles SIGINT too and "
-    "calls a lock-free scheduler.interrupt() (sets a flag) before raising; "
-    "Scheduler._next_job re-checks that flag after _complete() and then starts "
-    "nothing. Better: call pool.release outside _state.",
-)
 def test_no_phase_starts_after_ctrl_c_during_a_stop(fault_project: FaultProject) -> None:
     fault_project.write(
         f"""
@@ -106,20 +88,6 @@ def test_no_phase_starts_after_ctrl_c_during_a_stop(fault_project: FaultProject)
     assert result.record["phases"]["second"]["status"] == "skipped", result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runner.py: once Ctrl-C raised KeyboardInterrupt, _interrupts_raise restores "
-    "SIGTERM to SIG_DFL, and the `except KeyboardInterrupt` branch emits a notice "
-    "before _interrupts_deferred is installed; a SIGTERM in between (here: the notice "
-    "waits on a full stdout pipe) kills the runner with no teardown: resources leak "
-    "and run.json stays 'running'. Same window between the except branch's deferral "
-    "and the finally's (a SIGINT there skips _finish), and a second KeyboardInterrupt "
-    "landing in Condition.wait's cleanup leaves a stale waiter, so drain() sleeps its "
-    "full 10 s. Fix: one handler for SIGINT and SIGTERM installed around the whole "
-    "try/except/finally and restored only after _finish; the first signal flips it "
-    "to 'defer' inside the handler itself and raises KeyboardInterrupt, later ones "
-    "only emit 'still stopping resources'.",
-)
 def test_sigterm_while_the_runner_handles_ctrl_c_does_not_abandon_teardown(
     fault_project: FaultProject,
 ) -> None:

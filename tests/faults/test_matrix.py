@@ -60,7 +60,7 @@ def check(flow: Flow, case: Case, outcome: Outcome) -> None:
     code, status, phases = expected(flow, case)
     assert (result.code, result.record.get("status")) == (code, status), outcome
     actual = {p: e["status"] for p, e in result.record["phases"].items()}
-    assert actual == tolerate_known_bugs(flow, case, outcome, phases), outcome
+    assert actual == phases, outcome
     assert "Traceback" not in result.out + result.err, outcome
     left = frozenset({case.target}) if case.kind == "stop-raises" else frozenset()
     check_record(result, outcome.journal, left=left)
@@ -104,32 +104,6 @@ def expected(flow: Flow, case: Case) -> tuple[int, str, dict[str, str]]:
         case "second-signal-in-teardown":
             return 130, "interrupted", at(flow.busiest(), "cancelled")
     raise AssertionError(case.kind)
-
-
-def tolerate_known_bugs(
-    flow: Flow, case: Case, outcome: Outcome, phases: dict[str, str]
-) -> dict[str, str]:
-    """The phase statuses to expect, allowing the two known bugs pinned by strict xfail
-    tests in test_interrupts.py (the matrix still checks everything else):
-
-    - a phase interrupted while its resources start is recorded `failed` ("...: the run
-      is stopping"), not `cancelled`;
-    - a Ctrl-C during a stop after a phase lets the next phase start (and even finish).
-    """
-    record = outcome.result.record["phases"]
-    tolerated = dict(phases)
-    if case.kind == "signal-in-start":
-        phase = flow.first_use(case.target)
-        if record[phase]["status"] == "failed" and record[phase]["reason"].endswith(
-            "failed to start: the run is stopping"
-        ):
-            tolerated[phase] = "failed"
-    if case.kind in ("signal-in-stop", "two-signals-in-stop"):
-        names = flow.names()
-        after = names.index(flow.last_use(case.target)) + 1
-        if after < len(names) and record[names[after]]["status"] in ("cancelled", "succeeded"):
-            tolerated[names[after]] = record[names[after]]["status"]
-    return tolerated
 
 
 def _turn(flow: Flow, case: Case) -> Turn:

@@ -12,12 +12,11 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, Self
 
 from wfrun import constants as C
 from wfrun.engine import events as ev
@@ -98,23 +97,27 @@ def run_workflow(
     )
     status, reason = "succeeded", ""
     crash: BaseException | None = None
-    try:
-        with _interrupts_raise():
+    with _Interrupts(emitter, on_first=scheduler.interrupt) as interrupts:
+        try:
             scheduler.run()
-    except KeyboardInterrupt:
-        status, reason = "interrupted", "interrupted (Ctrl-C or SIGTERM)"
-        emitter.emit(ev.Notice, message="interrupted: cancelling running phases", level="warning")
-        with _interrupts_deferred(emitter):
+        except KeyboardInterrupt:
+            interrupts.defer()  # (the handler did both already, unless it came from elsewhere)
+            scheduler.interrupt()
+            status, reason = "interrupted", "interrupted (Ctrl-C or SIGTERM)"
+            emitter.emit(
+                ev.Notice, message="interrupted: cancelling running phases", level="warning"
+            )
             pool.cancel()
             scheduler.cancel_running("the run was interrupted")
             scheduler.drain(CANCEL_GRACE)
-    except Exception as exc:  # noqa: BLE001 - a bug in wfrun: tear down, then re-raise
-        status, reason, crash = "error", f"internal error: {type(exc).__name__}: {exc}", exc
-        pool.cancel()
-        scheduler.cancel_running("internal error")
-        scheduler.drain(CANCEL_GRACE)
-    finally:
-        with _interrupts_deferred(emitter):
+        except Exception as exc:  # noqa: BLE001 - a bug in wfrun: tear down, then re-raise
+            interrupts.defer()
+            status, reason, crash = "error", f"internal error: {type(exc).__name__}: {exc}", exc
+            pool.cancel()
+            scheduler.cancel_running("internal error")
+            scheduler.drain(CANCEL_GRACE)
+        finally:
+            interrupts.defer()
             _finish(scheduler, pool, emitter, status, reason)
     summary = _summary(run_id, run_dir, record, emitter)
     if crash is not None:
@@ -164,43 +167,46 @@ def _summary(run_id: str, run_dir: Path, record: RecordSink, emitter: ev.Emitter
     )
 
 
-def _in_main_thread() -> bool:
-    return threading.current_thread() is threading.main_thread()
+class _Interrupts:
+    """SIGINT and SIGTERM for the whole run, installed once so no signal finds a gap.
 
+    The first one, while phases run, tells the scheduler to start nothing more (a flag:
+    the handler must not wait for a lock) and raises KeyboardInterrupt. From then on,
+    and from the moment teardown begins, signals are noted, never obeyed: a second
+    Ctrl-C must not abandon the remaining stops. Notes are emitted from a short-lived
+    thread, since the main thread may hold the emitter's lock when the signal lands.
+    """
 
-@contextmanager
-def _interrupts_raise() -> Iterator[None]:
-    """SIGTERM behaves like Ctrl-C: a KeyboardInterrupt in the main thread."""
-    if not _in_main_thread():
-        yield
-        return
+    def __init__(self, emitter: ev.Emitter, *, on_first: Callable[[], None]) -> None:
+        self._emitter = emitter
+        self._on_first = on_first
+        self._deferring = False
+        self._previous: dict[int, Any] = {}
 
-    def raise_interrupt(signum: int, frame: FrameType | None) -> None:
-        del signum, frame
-        raise KeyboardInterrupt
+    def __enter__(self) -> Self:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
 
-    previous = signal.signal(signal.SIGTERM, raise_interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def _interrupts_deferred(emitter: ev.Emitter) -> Iterator[None]:
-    """While tearing down, Ctrl-C and SIGTERM are noted, never obeyed mid-stop."""
-    if not _in_main_thread():
-        yield
-        return
-
-    def note(signum: int, frame: FrameType | None) -> None:
-        del frame
-        name = signal.Signals(signum).name
-        emitter.emit(ev.Notice, message=f"{name}: still stopping resources", level="warning")
-
-    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
+    def __exit__(self, *exc_info: object) -> None:
+        for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+
+    def defer(self) -> None:
+        """Teardown began: from now on a signal is only noted."""
+        self._deferring = True
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        del frame
+        if not self._deferring:
+            self._deferring = True
+            self._on_first()
+            raise KeyboardInterrupt
+        message = f"{signal.Signals(signum).name}: still stopping resources"
+        threading.Thread(
+            target=self._emitter.emit,
+            args=(ev.Notice,),
+            kwargs={"message": message, "level": "warning"},
+            daemon=True,
+        ).start()

@@ -179,6 +179,9 @@ class Scheduler:
         if not self._complete(done):
             self._abandoned -= 1  # its phase was given up on; the worker is free again
             return None
+        if self._stopping:  # interrupted while its resources were being released
+            self._state.notify()
+            return None
         started = self._dispatch()
         mine = started.pop(0) if started else None
         self._hand_out(started)
@@ -333,6 +336,10 @@ class Scheduler:
                 self.ready.append(dependent)
 
     # -- stopping ----------------------------------------------------------------------
+
+    def interrupt(self) -> None:
+        """Start nothing more. Lock-free: a signal handler calls it, maybe mid-decision."""
+        self._stopping = True
 
     def cancel_running(self, reason: str) -> None:
         with self._state:

@@ -101,7 +101,10 @@ class TurnRunner:
             agents = [self._build(name, run) for name in run.spec.agents]
             self._turns(run, agents)
         except ResourceStartError as exc:
-            _fail(run, "failed", str(exc))
+            if self.pool.cancelled:  # cut short by teardown: not the resource's fault
+                _fail(run, "cancelled", run.cancel_reason or "the run was interrupted")
+            else:
+                _fail(run, "failed", str(exc))
         except _AgentSetupError as exc:
             _fail(run, "error", str(exc))
         if run.cancelled.is_set() and run.status == "running":
