@@ -119,10 +119,10 @@ def phase_points(workflow: Workflow) -> tuple[Names, Collection[Phase], tuple[Na
     moved = _stable_order(names, needs) if workflow.execution == "graph" else None
     if moved is None:
         return names, listed, needs
-    in_order = tuple(map(phases.__getitem__, map(names.__getitem__, moved)))
+    declared = list(listed)
     return (
         tuple(map(names.__getitem__, moved)),
-        in_order,
+        tuple(map(declared.__getitem__, moved)),
         tuple(map(needs.__getitem__, moved)),
     )
 
@@ -196,7 +196,10 @@ class ResourceIndex:
         parts = map(self.agent_named.__getitem__, map(_AGENTS, phases))
         named = tuple(map(add, map(_RESOURCES, phases), parts))
         extensions = map(map, repeat(self.extension.__getitem__), named)
-        return named, tuple(map(sum, extensions, repeat(())))
+        # a list grows in place; a tuple built from an iterator is reallocated as it
+        # grows, and the garbage collector walks each new copy again
+        closure = list(map(sum, extensions, repeat(())))
+        return named, tuple(closure)
 
     def ordered(self, names: Iterable[str]) -> tuple[str, ...]:
         """`names` (closed over needs already) in start order."""
