@@ -108,9 +108,9 @@ def phase_order(workflow: Workflow) -> tuple[str, ...]:
 def phase_points(workflow: Workflow) -> tuple[Names, Collection[Phase], tuple[Names, ...]]:
     """The phase order, the listed phases in it, and their declared needs.
 
-    Sequential (or graph already in order): the phases as declared, no copy. Columns of
-    10^5 entries are tuples, not lists: once their entries are, they are untracked by
-    the garbage collector, which otherwise walks them again at each collection.
+    Sequential (or graph already in order): the phases as declared, no copy. Per-point
+    columns are tuples, not lists: the garbage collector stops walking a tuple once
+    nothing in it needs walking (names, tuples of names), and walks a list every time.
     """
     phases = workflow.phases
     names = tuple(phases)
@@ -186,12 +186,12 @@ class ResourceIndex:
     def phase_sets(self, phases: Iterable[Phase]) -> tuple[tuple[Names, ...], tuple[Names, ...]]:
         """What each of `phases` names itself, and what that needs, transitively.
 
-        The planner's hot path, so no Python-level loop and few new tuples. Most phases
-        name no agent resources, and `own + ()` is `own` itself. `sum(extensions, ())`
-        concatenates tuples in C, and adding an empty one gives back the same tuple, so a
-        phase whose resources need nothing gets `()` and one with a single needy resource
-        gets its memoized extension: only phases naming two or more build a new tuple.
-        (It is quadratic in the needy resources one phase names, which stay few.)
+        The planner's hot path, so no Python-level loop and few new tuples: adding an
+        empty tuple gives back the same tuple. A phase whose agents name nothing keeps its
+        own `resources:` tuple (`own + ()` is `own`). `sum(extensions, ())` concatenates
+        in C, so a phase whose resources need nothing gets `()`, one with a single needy
+        resource gets that resource's memoized extension, and only phases naming two or
+        more build a new tuple (quadratic in those, which stay few).
         """
         parts = map(self.agent_named.__getitem__, map(_AGENTS, phases))
         named = tuple(map(add, map(_RESOURCES, phases), parts))
