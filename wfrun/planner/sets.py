@@ -11,7 +11,7 @@ from functools import partial
 from heapq import heappop, heappush
 from itertools import compress, count, repeat
 from operator import add, attrgetter, not_
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from wfrun.errors import PlanError
 from wfrun.planner.model import Names
@@ -34,11 +34,19 @@ def stable_topological_order(
     """
     names = tuple(names)
     moved = _stable_order(names, list(map(needs.get, names, repeat(()))))
-    return names if moved is None else tuple(map(names.__getitem__, moved))
+    return names if moved is None else tuple(moved.names)
 
 
-def _stable_order(names: Sequence[str], needs: Sequence[Sequence[str]]) -> list[int] | None:
-    """None if declaration order already works, else the order (declaration indices).
+class _Order(NamedTuple):
+    """An order other than declaration order: each entry's declaration index, name, needs."""
+
+    indices: list[int]
+    names: list[str]
+    needs: list[Sequence[str]]
+
+
+def _stable_order(names: Sequence[str], needs: Sequence[Sequence[str]]) -> _Order | None:
+    """None if declaration order already works, else the order.
 
     Files usually declare things after what they need: one O(V + E) pass finds that.
     """
@@ -51,20 +59,21 @@ def _stable_order(names: Sequence[str], needs: Sequence[Sequence[str]]) -> list[
     return None
 
 
-def _kahn(names: Sequence[str], needs: Sequence[Sequence[str]]) -> list[int]:
+def _kahn(names: Sequence[str], needs: Sequence[Sequence[str]]) -> _Order:
     """Kahn's algorithm, smallest declaration index first, without building out-edges.
 
     Take the smaller of the next declared name and the smallest woken one; a name with
     a need not placed yet waits on it, and is woken (pushed on a heap) when that need is
     placed. A name waits at most once per need: O((V + E) log V). The names waiting on
     one form a linked list of indices (`waiting` holds the first, `after` the next): no
-    list per name for the garbage collector to walk.
+    list per name for the garbage collector to walk. The order's names and needs are
+    collected as they are placed, while still in the cache.
     """
     placed: set[str] = set()
     waiting: dict[str, int] = {}
     after = [-1] * len(names)
     woken: list[int] = []  # a heap
-    order: list[int] = []
+    order = _Order([], [], [])
     total = len(names)
     upcoming = 0
     while True:
@@ -75,7 +84,8 @@ def _kahn(names: Sequence[str], needs: Sequence[Sequence[str]]) -> list[int]:
             upcoming += 1
         else:
             break
-        for need in needs[i]:
+        own = needs[i]
+        for need in own:
             if need not in placed:
                 after[i] = waiting.get(need, -1)
                 waiting[need] = i
@@ -83,12 +93,14 @@ def _kahn(names: Sequence[str], needs: Sequence[Sequence[str]]) -> list[int]:
         else:
             name = names[i]
             placed.add(name)
-            order.append(i)
+            order.indices.append(i)
+            order.names.append(name)
+            order.needs.append(own)
             j = waiting.pop(name, -1)
             while j >= 0:
                 heappush(woken, j)
                 j = after[j]
-    if len(order) != total:
+    if len(order.indices) != total:
         stuck = [name for name in names if name not in placed]
         msg = f"cannot order {', '.join(stuck)}: their needs form a cycle"
         raise PlanError(msg)
@@ -120,11 +132,7 @@ def phase_points(workflow: Workflow) -> tuple[Names, Collection[Phase], tuple[Na
     if moved is None:
         return names, listed, needs
     declared = list(listed)
-    return (
-        tuple(map(names.__getitem__, moved)),
-        tuple(map(declared.__getitem__, moved)),
-        tuple(map(needs.__getitem__, moved)),
-    )
+    return tuple(moved.names), tuple(map(declared.__getitem__, moved.indices)), tuple(moved.needs)
 
 
 def resource_set(workflow: Workflow, phase: Phase) -> tuple[str, ...]:
@@ -153,7 +161,7 @@ class ResourceIndex:
         names = tuple(resources)
         needs = list(map(_NEEDS, resources.values()))
         moved = _stable_order(names, needs)
-        self.start = names if moved is None else tuple(map(names.__getitem__, moved))
+        self.start = names if moved is None else tuple(moved.names)
         self.rank = dict(zip(self.start, count()))  # every declared resource's place
         self.needs = dict(zip(names, needs, strict=True))
         # resource -> everything it needs, transitively, without itself
