@@ -19,8 +19,11 @@ test: $(STAMP)  ## lint, then every test
 	$(VENV)/bin/ruff format --check wfrun tests benchmarks
 	$(PY) -m pytest
 
-quick: $(STAMP)  ## every test but the slow seeds (what CI adds: `-m slow`)
-	$(PY) -m pytest -m "not slow"
+slow: $(STAMP)  ## the slow fault seeds: the whole matrix in graph mode, more kill -9 seeds (CI runs them)
+	$(PY) -m pytest -m slow tests/faults
+
+fuzz-long: $(STAMP)  ## twenty times the fuzz cases, fresh randomness (~50,000 cases, ~6 min)
+	$(PY) -m pytest -m slow tests/fuzz
 
 demo: $(STAMP)  ## validate the examples, plan one, then run hello
 	$(VENV)/bin/wfrun validate workflows/*.yaml workflows/*/workflow.yaml
@@ -39,4 +42,4 @@ bench: $(STAMP)  ## run the benchmarks (prints tables)
 clean:  ## remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache
 
-.PHONY: help install test quick demo lint bench clean
+.PHONY: help install test slow fuzz-long demo lint bench clean
