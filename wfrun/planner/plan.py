@@ -79,14 +79,14 @@ def plan_workflow(workflow: Workflow) -> Plan:
     points = len(order)
     named, closure = index.phase_sets(listed)
     first, last = _first_last(named)
-    directly = set(first)  # resources some listed phase names itself
+    unnamed = index.needed.difference(first)  # needed, but no listed phase names them
     _cover_needs(index, first, last)
     spawning = _Spawning(workflow, index, order, listed, named, closure)
     spawning.stretch(first, last)
     acquired = tuple(filter(first.__contains__, index.start))
     stop_order = acquired[::-1]
     starts, stops, live = _starts_stops(points, acquired, stop_order, first, last)
-    lifetimes = _lifetimes(workflow, index, spawning, directly, acquired, first, last)
+    lifetimes = _lifetimes(workflow, index, spawning, unnamed, acquired, first, last)
     lower_bound = _largest(named, closure)
     return Plan(
         workflow=workflow.name,
@@ -224,13 +224,13 @@ def _starts_stops(
 def _largest(named: Sequence[Names], closure: Sequence[Names]) -> int:
     """The largest resource set's size, without deduplicating every set.
 
-    Sets may repeat names, so a length only bounds a size. Going down the distinct
-    lengths, only sets longer than the best size so far are deduplicated (usually one),
-    and C-level scans of the lengths find them.
+    Sets may repeat names, so a length only bounds a size. The longest sets usually
+    repeat none, and C-level scans of the lengths find them; otherwise, going down the
+    lengths, only sets longer than the best size so far are deduplicated.
     """
     lengths = list(map(add, map(len, named), map(len, closure)))
     best = 0
-    for length in sorted(set(lengths), reverse=True):
+    for length in range(max(lengths, default=0), 0, -1):
         if length <= best:
             break
         for i in _positions(lengths, length):
@@ -271,30 +271,31 @@ def _lifetimes(
     workflow: Workflow,
     index: ResourceIndex,
     spawning: _Spawning,
-    directly: set[str],
+    unnamed: set[str],
     acquired: tuple[str, ...],
     first: Mapping[str, int],
     last: Mapping[str, int],
 ) -> dict[str, Lifetime]:
     """One `Lifetime` per acquired resource, in start order, built column by column.
 
-    `directly`: what listed phases name themselves; a resource that neither they nor a
-    spawnable template names lives only for the resources that need it.
+    `unnamed`: needed resources no listed phase names itself; those no spawnable
+    template names either live only for the resources that need them.
     """
     resources = workflow.resources
+    needs = index.needs
     needed_by: defaultdict[str, list[str]] = defaultdict(list)
-    for r in acquired:
-        for needed in index.needs[r]:
+    for r in compress(acquired, map(needs.__getitem__, acquired)):  # those that need any
+        for needed in needs[r]:
             needed_by[needed].append(r)
     spawns = spawning.spawns
     spawnable = [t for t in spawns.templates if t in spawning.spawned_by]  # declared order
     by_templates: defaultdict[str, list[str]] = defaultdict(list)
     for name in spawnable:
         template = spawns.templates[name]
-        directly = directly.union(template.resources, index.agent_part(template.agents))
+        unnamed = unnamed.difference(template.resources, index.agent_part(template.agents))
         for r in spawns.sets[name]:
             by_templates[r].append(name)
-    only_for_needs = {r for r in needed_by if r not in directly}
+    only_for_needs = unnamed.intersection(needed_by)
     declared = list(map(resources.__getitem__, acquired))
     columns = zip(
         acquired,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from functools import partial
 from heapq import heappop, heappush
-from itertools import compress, count, repeat
+from itertools import chain, compress, count, repeat
 from operator import add, attrgetter, not_
 from typing import NamedTuple, TypeVar
 
@@ -154,7 +154,7 @@ class ResourceIndex:
     lookup: each closure is computed once, and only if some phase asks for it.
     """
 
-    __slots__ = ("agent_named", "extension", "needs", "rank", "start")
+    __slots__ = ("agent_named", "extension", "needed", "needs", "rank", "start")
 
     def __init__(self, workflow: Workflow) -> None:
         resources = workflow.resources
@@ -164,6 +164,7 @@ class ResourceIndex:
         self.start = names if moved is None else tuple(moved.names)
         self.rank = dict(zip(self.start, count()))  # every declared resource's place
         self.needs = dict(zip(names, needs, strict=True))
+        self.needed = set(chain.from_iterable(needs))  # what some resource needs
         # resource -> everything it needs, transitively, without itself
         self.extension = _Memo(partial(_extension, resources))
         self.extension.update(dict.fromkeys(compress(names, map(not_, needs)), ()))
