@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from tests.faults.harness import marked_processes
 from wfrun.builtins import procs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -110,25 +111,7 @@ def assert_nothing_left(run: Run) -> None:
         if pid:
             assert not procs.is_alive(pid), f"{event['resource']} pid {pid} survived{run!r}"
             assert procs.members(pid) == [], f"children of {event['resource']} survived{run!r}"
-    assert _marked_processes(run.marker) == [], run
-
-
-def _marked_processes(marker: str) -> list[str]:
-    """Live processes whose environment carries `marker`: everything the run started."""
-    needle = f"{MARKER}={marker}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:  # gone meanwhile, or not ours to read
-            continue
-        if needle in environ.split(b"\0") and procs.is_alive(int(entry.name)):
-            command = cmdline.replace(b"\0", b" ").decode(errors="replace")
-            found.append(f"{entry.name}: {command}")
-    return found
+    assert marked_processes(run.marker, MARKER) == [], run
 
 
 @pytest.fixture(scope="module")

@@ -168,9 +168,9 @@ def read_events(run_dir: Path, *, partial_tail: bool = False) -> list[dict[str, 
     return [json.loads(line) for line in lines]
 
 
-def marked_pids(marker: str) -> list[int]:
-    """Live processes whose environment carries `marker`."""
-    needle = f"{MARKER}={marker}".encode()
+def marked_pids(marker: str, variable: str = MARKER) -> list[int]:
+    """Live processes whose environment carries `variable=marker`."""
+    needle = f"{variable}={marker}".encode()
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -184,9 +184,10 @@ def marked_pids(marker: str) -> list[int]:
     return found
 
 
-def marked_processes(marker: str) -> list[str]:
+def marked_processes(marker: str, variable: str = MARKER) -> list[str]:
+    """`marked_pids`, described for an assertion message."""
     found = []
-    for pid in marked_pids(marker):
+    for pid in marked_pids(marker, variable):
         stat = procs.read_stat(pid)
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
