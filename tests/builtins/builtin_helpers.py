@@ -108,8 +108,9 @@ def child(mode):
     if mode == "orphan":
         if os.fork():
             os._exit(0)
-        with open(sys.argv[1] + ".orphan", "w") as f:
+        with open(sys.argv[1] + ".orphan.tmp", "w") as f:
             f.write(str(os.getpid()))
+        os.replace(sys.argv[1] + ".orphan.tmp", sys.argv[1] + ".orphan")  # never seen empty
     time.sleep(600)
     os._exit(0)
 

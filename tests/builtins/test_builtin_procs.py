@@ -66,8 +66,8 @@ def test_kill_session_stops_every_descendant(tmp_path: Path) -> None:
         env=os.environ,
         stdout=subprocess.DEVNULL,
     )
-    children = [int(pid) for pid in wait_for_file(pid_file).split()]
     try:
+        children = [int(pid) for pid in wait_for_file(pid_file).split()]
         assert all(alive(pid) for pid in [proc.pid, *children])
         began = time.monotonic()
         count = procs.kill_session(proc.pid, grace=0.3, proc=proc)
