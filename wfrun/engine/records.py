@@ -27,15 +27,17 @@ EVENTS_FILE = "events.jsonl"
 JOURNAL_FILE = "journal.json"
 OUTPUTS_DIR = "outputs"
 FLUSH_INTERVAL = 0.02  # seconds a phase event may wait in the buffer
-_URGENT = (
-    ev.RunStarted,
-    ev.RunFinished,
-    ev.ResourceStarting,
-    ev.ResourceStarted,
-    ev.ResourceFailed,
-    ev.ResourceStopping,
-    ev.ResourceStopped,
-    ev.Notice,
+_URGENT = frozenset(
+    {
+        ev.RunStarted,
+        ev.RunFinished,
+        ev.ResourceStarting,
+        ev.ResourceStarted,
+        ev.ResourceFailed,
+        ev.ResourceStopping,
+        ev.ResourceStopped,
+        ev.Notice,
+    }
 )
 
 
@@ -96,7 +98,7 @@ class RecordSink:
         write_json(run_dir / RUN_FILE, self.summary)
 
     def handle(self, event: ev.Event) -> None:
-        self._events.write(ev.to_json(event) + "\n", urgent=isinstance(event, _URGENT))
+        self._events.write(ev.to_json_bytes(event) + b"\n", urgent=type(event) in _URGENT)
         match event:
             case ev.PhaseStarted():
                 self._phase(event.phase).update(status="running", started=event.t)
@@ -158,14 +160,14 @@ class LineWriter:
     """
 
     def __init__(self, path: Path, interval: float) -> None:
-        self._file = path.open("a", encoding="utf-8")
+        self._file = path.open("ab")  # UTF-8 bytes already: no text layer to encode again
         self._interval = interval
         self._lock = threading.Lock()
         self._pending = threading.Event()
         self._closed = False
         threading.Thread(target=self._flush_loop, name="wfrun-record-flush", daemon=True).start()
 
-    def write(self, line: str, *, urgent: bool = False) -> None:
+    def write(self, line: bytes, *, urgent: bool = False) -> None:
         with self._lock:
             self._file.write(line)
             if urgent:

@@ -93,6 +93,10 @@ class TurnRunner:
             name: tuple(r for r in (*agent.requires, *agent.optional) if r in configured)
             for name, agent in self.workflow.agents.items()
         }
+        # A `with:` without run-time placeholders validates the same in every phase, and
+        # configs are frozen: validate it once (it was a fifth of a no-op phase).
+        self._fixed = {name for name, a in self.workflow.agents.items() if not _dynamic(a.config)}
+        self._configs: dict[str, Any] = {}
 
     def run(self, run: PhaseRun) -> PhaseRun:
         """Run `run` to a verdict; never raises for problems that belong to the phase."""
@@ -119,8 +123,12 @@ class TurnRunner:
             raise _AgentSetupError(msg)
         mine = self._mine[agent_name]
         try:
-            data = render_config(agent.config, lambda ns, parts: self._lookup(ns, parts, run))
-            config = spec.config.model_validate(data)
+            config = self._configs.get(agent_name)
+            if config is None:
+                data = render_config(agent.config, lambda ns, parts: self._lookup(ns, parts, run))
+                config = spec.config.model_validate(data)
+                if agent_name in self._fixed:
+                    self._configs[agent_name] = config
             context = AgentContext(
                 name=agent_name,
                 phase=run.name,
@@ -224,6 +232,17 @@ class TurnRunner:
             cancelled=run.cancelled,
             log=log,
         )
+
+
+def _dynamic(value: Any) -> bool:
+    """Whether a `with:` value holds a `${...}` left for run time (or a `$${` to unescape)."""
+    if isinstance(value, str):
+        return "${" in value
+    if isinstance(value, Mapping):
+        return any(_dynamic(k) or _dynamic(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(map(_dynamic, value))
+    return False
 
 
 class _AgentSetupError(Exception):
