@@ -75,6 +75,31 @@ def test_two_half_second_phases_run_in_parallel(engine_project):
     assert span < 0.9, (span, result)
 
 
+def test_phases_that_wait_fill_every_free_slot(engine_project):
+    """Workers join on demand (idle CPU, or no start for a while): waiting phases get them."""
+    phases = [f"long{i}: {{agents: [long]}}" for i in range(8)]
+    phases += [f"short{i}: {{agents: [short]}}" for i in range(32)]
+    engine_project.write(
+        """
+        version: 1
+        plugins: [plugin_types]
+        execution: graph
+        agents:
+          long: {type: act, with: {seconds: 0.4}}
+          short: {type: act, with: {seconds: 0.05}}
+        phases: {PHASES}
+        """.replace("PHASES", ", ".join(phases))
+    )
+    result = engine_project.run("run", "flow.yaml", "--max-parallel", "8")
+    assert result.code == 0, result
+    started = {e["phase"]: e["t"] for e in result.kinds("phase_started")}
+    finished = {e["phase"]: e["t"] for e in result.kinds("phase_finished")}
+    longs = [started[f"long{i}"] for i in range(8)]
+    assert max(longs) - min(longs) < 0.2, longs  # all eight slots taken at once
+    span = max(finished.values()) - min(started.values())
+    assert span < 1.4, span  # 8 x 0.4 s + 32 x 0.05 s over 8 slots is 0.6 s; serial is 4.8 s
+
+
 def test_max_parallel_one_serialises_a_graph(engine_project):
     engine_project.write(
         """

@@ -2,9 +2,15 @@
 
 Every decision and the ledger live under one lock (`_state`). A worker that finishes a
 phase records it, decides what became ready, and runs the next phase itself: no thread
-handoff per phase (a handoff cost more than the rest of a no-op phase). Phases beyond
-the first go to idle workers. The main thread only supervises: it waits for the end,
-enforces timeouts, and is where Ctrl-C and SIGTERM arrive.
+handoff per phase (a handoff cost more than the rest of a no-op phase). The main thread
+supervises: it waits for the end, enforces timeouts, is where Ctrl-C and SIGTERM
+arrive, and fills free slots.
+
+Parallelism on demand: phases waiting for free slots go to other workers when the
+running phases leave the CPU idle (they wait on a process, a socket, a sleep: a worker
+finishing a phase looks), or when no phase has started for `STALL` seconds (the
+supervisor looks). Phases that keep Python busy gain nothing from more threads (one
+GIL) and lost a third of their speed to the contention.
 
 A phase becomes *resolved-ready* when every need has finished or been skipped; then
 its `if:` (and the implicit "upstream succeeded" rule) decides run or skip. A skip
@@ -33,6 +39,9 @@ from wfrun.spec import expr
 from wfrun.spec.model import Phase, Workflow
 
 TIMEOUT_GRACE = 5.0  # seconds a cancelled phase gets to return before it is abandoned
+STALL = 0.01  # seconds without a phase start after which waiting phases get workers
+WINDOW = 0.002  # seconds of CPU use a worker looks back on to tell busy from waiting
+BUSY = 0.5  # share of one CPU the process uses above which more workers only contend
 _FAILURE_FIELDS = frozenset({"failed", "skipped", "status"})
 
 
@@ -73,6 +82,9 @@ class Scheduler:
         self._stopping = False  # interrupted: record what finishes, start nothing
         self._crash: BaseException | None = None  # a bug in wfrun, raised on the main thread
         self._spawn_ids = itertools.count(1)
+        self._last_start = 0.0  # monotonic time of the latest phase start
+        self._watching = False  # the supervisor wakes every STALL (else: told by notify)
+        self._looked = (time.monotonic(), time.process_time())  # at a worker's last look
         self._build_runs()
 
     # -- setup -------------------------------------------------------------------------
@@ -102,17 +114,19 @@ class Scheduler:
     def run(self) -> None:
         """Until every phase is final. KeyboardInterrupt propagates (the runner tears down)."""
         with self._state:
-            self._hand_out(self._dispatch())
+            self._hand_out(self._dispatch(limit=1))
             while self.running or self.runnable:
                 if self._crash is not None:
                     raise self._crash
                 self._state.wait(self._next_timeout())
                 self._expire()
+                if self._slot_waiting() and time.monotonic() - self._last_start >= STALL:
+                    self._hand_out(self._dispatch(limit=self.max_parallel))
             if self._crash is not None:
                 raise self._crash
 
-    def _dispatch(self) -> list[PhaseRun]:
-        """Decide every newly ready phase once; start decided ones while slots are free."""
+    def _dispatch(self, limit: int) -> list[PhaseRun]:
+        """Decide every newly ready phase once; start up to `limit` while slots are free."""
         started: list[PhaseRun] = []
         if self.sequential:
             while not self.running and self.sequence:
@@ -131,11 +145,27 @@ class Scheduler:
                 self.runnable.append(run)
             else:
                 self._skip(run, reason)
-        while self.runnable and len(self.running) < self.max_parallel:
+        while self._slot_waiting() and len(started) < limit:
             run = self.runnable.popleft()
             self._start(run)
             started.append(run)
         return started
+
+    def _slot_waiting(self) -> bool:
+        """A decided phase waits and a slot is free (lock held)."""
+        return bool(self.runnable) and len(self.running) < self.max_parallel and not self._stopping
+
+    def _cpu_idle(self) -> bool:
+        """Whether the process used under BUSY of a CPU lately (a worker asks, lock held).
+
+        Looks back at least WINDOW: shorter spans measure the clock, not the workload.
+        """
+        now, cpu = time.monotonic(), time.process_time()
+        then, cpu_then = self._looked
+        if now - then < WINDOW:
+            return False
+        self._looked = (now, cpu)
+        return cpu - cpu_then < BUSY * (now - then)
 
     def _hand_out(self, runs: list[PhaseRun]) -> None:
         """Queue phases for idle workers, adding workers up to the parallel limit."""
@@ -182,18 +212,25 @@ class Scheduler:
         if self._stopping:  # interrupted while its resources were being released
             self._state.notify()
             return None
-        started = self._dispatch()
-        mine = started.pop(0) if started else None
-        self._hand_out(started)
-        if not (self.running or self.runnable) or (mine and mine.deadline is not None):
-            self._state.notify()  # the end, or a deadline the supervisor must watch
+        started = self._dispatch(limit=1)
+        mine = started[0] if started else None
+        if self._slot_waiting() and self._cpu_idle():  # the others wait on something: join in
+            self._hand_out(self._dispatch(limit=self.max_parallel))
+        if (
+            not (self.running or self.runnable)  # the end
+            or (mine and mine.deadline is not None)  # a deadline to watch
+            or (not self._watching and self._slot_waiting())  # a phase waits: watch for stalls
+        ):
+            self._state.notify()
         return mine
 
     def _next_timeout(self) -> float:
+        self._watching = self._slot_waiting()
+        wait = STALL if self._watching else 0.5
         deadlines = [r.deadline for r in self.running.values() if r.deadline is not None]
         if not deadlines:
-            return 0.5
-        return max(0.0, min(deadlines) - time.monotonic())
+            return wait
+        return max(0.0, min(wait, min(deadlines) - time.monotonic()))
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -208,7 +245,7 @@ class Scheduler:
                 run.reason = f"{run.cancel_reason}; the agent did not stop and was abandoned"
                 self._abandoned += 1
                 self._complete(run)
-                self._hand_out(self._dispatch())
+                self._hand_out(self._dispatch(limit=1))
 
     # -- decisions ---------------------------------------------------------------------
 
@@ -251,7 +288,7 @@ class Scheduler:
 
     def _start(self, run: PhaseRun) -> None:
         run.status = "running"
-        run.started = time.monotonic()
+        run.started = self._last_start = time.monotonic()
         run.previous = self._previous(run)
         if run.spec.timeout is not None:
             run.deadline = run.started + run.spec.timeout
