@@ -67,7 +67,11 @@ def measure(phases: int, execution: str, progress: str) -> tuple[float, float]:
     stream = io.StringIO()
     console = Console(file=stream, force_terminal=True, width=100, color_system="standard")
     with tempfile.TemporaryDirectory() as runs:
-        sinks = {"off": [], "live": [LiveBoard(console)], "plain": [PlainLines(console)]}[progress]
+        sinks = {
+            "off": list,
+            "live": lambda: [LiveBoard(console)],
+            "plain": lambda: [PlainLines(console)],
+        }[progress]()
         began, cpu_began = time.perf_counter(), time.process_time()
         summary = run_workflow(
             flow, plan=plan, registry=registry, runs_dir=Path(runs), max_parallel=4, sinks=sinks

@@ -126,6 +126,7 @@ class PlainLines:
 @dataclass
 class _PhaseRow:
     name: str
+    index: int  # listing order
     status: str = "pending"
     agent: str = ""
     iteration: int = 0
@@ -148,7 +149,13 @@ class LiveBoard:
         self._output: deque[str] = deque(maxlen=self.OUTPUT_LINES)
         self._title = "wfrun"
         self._origin = time.monotonic()
-        self._counts: dict[str, int] = {}
+        # Kept as events arrive, so a frame costs O(rows shown), not O(phases): at 10,000
+        # phases a full scan per frame took 5 ms, with the board's lock held.
+        self._counts: dict[str, int] = {}  # status -> phases
+        self._running: dict[str, _PhaseRow] = {}  # in start order
+        self._recent: deque[_PhaseRow] = deque(maxlen=self.MAX_ROWS)  # latest finished
+        self._order: list[_PhaseRow] = []  # listing order (spawned ones appended)
+        self._first_pending = 0  # no pending row before this index of _order
         self._final: str = ""
         self._live = Live(
             get_renderable=self._render,
@@ -158,11 +165,12 @@ class LiveBoard:
             redirect_stdout=False,
             redirect_stderr=False,
         )
-        self._live.start()
 
     def handle(self, event: ev.Event) -> None:
         with self._lock:
             self._apply(event)
+        if isinstance(event, ev.RunStarted):
+            self._live.start()  # not in __init__: a board never used must not leave a thread
 
     def _apply(self, event: ev.Event) -> None:
         match event:
@@ -170,11 +178,11 @@ class LiveBoard:
                 self._title = f"{event.workflow} · run {event.run_id}"
                 self._origin = time.monotonic() - event.t
                 for name in event.phases:
-                    self._phases[name] = _PhaseRow(name)
+                    self._row(name)
             case ev.PhaseStarted():
-                row = self._phases.setdefault(event.phase, _PhaseRow(event.phase))
-                row.status, row.started = "running", event.t
-                row.max_iterations = event.max_iterations
+                row = self._row(event.phase)
+                self._set_status(row, "running")
+                row.started, row.max_iterations = event.t, event.max_iterations
             case ev.TurnStarted():
                 row = self._phases[event.phase]
                 row.agent, row.iteration = event.agent, event.iteration
@@ -185,12 +193,13 @@ class LiveBoard:
             case ev.AgentLog():
                 self._output.append(f"{event.phase} · {event.agent}: {_last_line(event.line)}")
             case ev.PhaseFinished():
-                row = self._phases.setdefault(event.phase, _PhaseRow(event.phase))
-                row.status, row.seconds = event.status, event.seconds
+                row = self._row(event.phase)
+                self._set_status(row, event.status)
+                row.seconds = event.seconds
             case ev.PhaseSkipped():
-                self._phases.setdefault(event.phase, _PhaseRow(event.phase)).status = "skipped"
+                self._set_status(self._row(event.phase), "skipped")
             case ev.PhaseSpawned():
-                self._phases.setdefault(event.phase, _PhaseRow(event.phase))
+                self._row(event.phase)
             case ev.ResourceStarting():
                 self._resources[event.resource] = "starting"
             case ev.ResourceStarted():
@@ -207,23 +216,63 @@ class LiveBoard:
             case _:
                 pass
 
+    def _row(self, name: str) -> _PhaseRow:
+        row = self._phases.get(name)
+        if row is None:
+            row = self._phases[name] = _PhaseRow(name, len(self._order))
+            self._order.append(row)
+            self._counts["pending"] = self._counts.get("pending", 0) + 1
+        return row
+
+    def _set_status(self, row: _PhaseRow, status: str) -> None:
+        self._counts[row.status] -= 1
+        self._counts[status] = self._counts.get(status, 0) + 1
+        if row.status == "running":
+            self._running.pop(row.name, None)
+        row.status = status
+        if status == "running":
+            self._running[row.name] = row
+        elif status != "pending":
+            self._recent.append(row)
+
+    def _pick_rows(self) -> list[_PhaseRow]:
+        """All rows if they fit; else running first, then the latest finished, then pending."""
+        limit = self.MAX_ROWS
+        if len(self._order) <= limit:
+            return self._order
+        running = list(self._running.values())[:limit]
+        room = limit - len(running)
+        recent = list(self._recent)[-(room // 2 or 1) :] if self._recent and room else []
+        shown = {id(r): r for r in (*running, *recent, *self._upcoming(room - len(recent)))}
+        return sorted(shown.values(), key=lambda r: r.index)
+
+    def _upcoming(self, count: int) -> list[_PhaseRow]:
+        """The first `count` pending rows in listing order."""
+        order = self._order
+        while self._first_pending < len(order) and order[self._first_pending].status != "pending":
+            self._first_pending += 1
+        found: list[_PhaseRow] = []
+        index = self._first_pending
+        while index < len(order) and len(found) < count:
+            if order[index].status == "pending":
+                found.append(order[index])
+            index += 1
+        return found
+
     def _render(self) -> Group:
         with self._lock:
             return Group(*self._renderables())
 
     def _renderables(self) -> list[Any]:
         now = time.monotonic() - self._origin
-        rows = list(self._phases.values())
-        counts: dict[str, int] = {}
-        for row in rows:
-            counts[row.status] = counts.get(row.status, 0) + 1
-        shown = _pick_rows(rows, self.MAX_ROWS)
+        shown = self._pick_rows()
         table = _phase_table(self._title, shown, now)
         parts: list[Any] = [table]
-        hidden = len(rows) - len(shown)
-        summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        total = len(self._order)
+        hidden = total - len(shown)
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(self._counts.items()) if n)
         more = f" ({hidden} not shown)" if hidden else ""
-        parts.append(Text(f"{len(rows)} phases: {summary}{more}", style="dim"))
+        parts.append(Text(f"{total} phases: {summary}{more}", style="dim"))
         live = ", ".join(
             name if state == "live" else f"{name} ({state})"
             for name, state in self._resources.items()
@@ -265,20 +314,6 @@ def _phase_table(title: str, rows: list[_PhaseRow], now: float) -> Text:
             padded = f" {cell.ljust(width)} "
             text.append(padded, style=style if index == 0 or column in (0, 2) else "")
     return text
-
-
-def _pick_rows(rows: list[_PhaseRow], limit: int) -> list[_PhaseRow]:
-    """All rows if they fit; else running first, then the latest finished, then pending."""
-    if len(rows) <= limit:
-        return rows
-    running = [r for r in rows if r.status == "running"]
-    finished = [r for r in rows if r.status not in ("running", "pending")]
-    pending = [r for r in rows if r.status == "pending"]
-    room = max(0, limit - len(running))
-    recent = finished[-(room // 2 or 1) :] if finished and room else []
-    upcoming = pending[: max(0, room - len(recent))]
-    keep = {id(r) for r in (*running[:limit], *recent, *upcoming)}
-    return [r for r in rows if id(r) in keep]
 
 
 def progress_sinks(
