@@ -55,6 +55,9 @@ ParamsOption = Annotated[
 ]
 
 
+WorkflowFile = Annotated[Path, typer.Argument(help="The workflow file.", show_default=False)]
+
+
 def _handled(command: F) -> F:
     """Run a command under the exit-code mapping, so no user sees a traceback."""
 
@@ -156,7 +159,7 @@ class PlanFormat(StrEnum):
 @_handled
 def plan(
     terminal: Terminal,
-    file: Annotated[Path, typer.Argument(help="The workflow file.", show_default=False)],
+    file: WorkflowFile,
     params: ParamsOption = None,
     output_format: Annotated[
         PlanFormat,
@@ -184,7 +187,7 @@ RunsDirOption = Annotated[
 @_handled
 def run(
     terminal: Terminal,
-    file: Annotated[Path, typer.Argument(help="The workflow file.", show_default=False)],
+    file: WorkflowFile,
     params: ParamsOption = None,
     max_parallel: Annotated[
         int, typer.Option("--max-parallel", "-j", min=1, help="Phases at once (graph).")
