@@ -42,6 +42,8 @@ class RunResult:
 class EngineProject:
     """A temp folder with a workflow and the test plugin, and ways to run wfrun on it."""
 
+    process_group: int | None = None  # `start`'s runner stays in pytest's group
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.proc: subprocess.Popen[str] | None = None
@@ -85,6 +87,7 @@ class EngineProject:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            process_group=self.process_group,
         )
         return self.proc
 

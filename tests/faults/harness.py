@@ -62,6 +62,8 @@ class Leaks:
 class FaultProject(EngineProject):
     """An EngineProject whose runs are marked and keep their temp dirs where we look."""
 
+    process_group = 0  # `start`: the runner leads its own process group, as from a shell
+
     def __init__(self, path: Path, environ: Mapping[str, str] | None = None) -> None:
         super().__init__(path)
         self.tmp = path / "tmp"
@@ -79,19 +81,6 @@ class FaultProject(EngineProject):
             "TMPDIR": str(self.tmp),
             MARKER: self.marker,
         }
-
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        """Start the runner as the leader of its own process group, as a shell does."""
-        self.proc = subprocess.Popen(
-            self.command(*args),
-            cwd=self.path,
-            env=self.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            process_group=0,
-        )
-        return self.proc
 
     def interrupt(self, signum: signal.Signals) -> None:
         """Ctrl-C goes to the terminal's foreground group; SIGTERM to the runner alone."""
