@@ -16,9 +16,11 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+import orjson
 
 from wfrun.engine import events as ev
 
@@ -56,24 +58,32 @@ def new_run_dir(runs_dir: Path, workflow: str) -> tuple[str, Path]:
 def write_json(path: Path, data: Any) -> None:
     """Write atomically: readers see the old file or the new one, never half of one."""
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_text(readable_json(data) + "\n", encoding="utf-8")
+    temp.write_bytes(readable_json(data) + b"\n")
     temp.replace(path)
 
 
-def readable_json(data: Any, depth: int = 2, indent: str = "") -> str:
+def readable_json(data: Any, depth: int = 2, indent: bytes = b"") -> bytes:
     """JSON indented for the first `depth` levels of objects, one line per entry below.
 
-    `json.dumps(indent=...)` falls back to the pure-Python encoder (4x slower), and a
-    10,000-phase run.json reads better with one line per phase anyway.
+    A 10,000-phase run.json reads better with one line per phase, and orjson makes each
+    line in a tenth of the time `json.dumps` takes (which was 7% of a no-op phase).
     """
     if depth == 0 or not isinstance(data, dict) or not data:
-        return json.dumps(data, default=str)
-    inner = indent + "  "
-    entries = ",\n".join(
-        f"{inner}{json.dumps(str(key))}: {readable_json(value, depth - 1, inner)}"
+        return compact_json(data)
+    inner = indent + b"  "
+    entries = b",\n".join(
+        inner + compact_json(str(key)) + b": " + readable_json(value, depth - 1, inner)
         for key, value in data.items()
     )
-    return f"{{\n{entries}\n{indent}}}"
+    return b"{\n" + entries + b"\n" + indent + b"}"
+
+
+def compact_json(data: Any) -> bytes:
+    """One-line JSON (UTF-8); the standard encoder for what orjson refuses (huge ints)."""
+    try:
+        return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS)
+    except orjson.JSONEncodeError:
+        return json.dumps(data, default=str).encode()
 
 
 def read_json(path: Path) -> Any:
@@ -98,48 +108,69 @@ class RecordSink:
         write_json(run_dir / RUN_FILE, self.summary)
 
     def handle(self, event: ev.Event) -> None:
-        self._events.write(ev.to_json_bytes(event) + b"\n", urgent=type(event) in _URGENT)
-        match event:
-            case ev.PhaseStarted():
-                self._phase(event.phase).update(status="running", started=event.t)
-                if event.spawned_by:
-                    self._phase(event.phase)["spawned_by"] = event.spawned_by
-            case ev.PhaseFinished():
-                output = None  # thousands of no-op phases should not mean thousands of files
-                if event.output:
-                    output = f"{OUTPUTS_DIR}/{event.phase}.txt"
-                    (self.run_dir / output).write_text(event.output, encoding="utf-8")
-                self._phase(event.phase).update(
-                    status=event.status,
-                    success=event.success,
-                    iterations=event.iterations,
-                    seconds=event.seconds,
-                    reason=event.reason,
-                    output=output,
-                )
-            case ev.PhaseSkipped():
-                self._phase(event.phase).update(status="skipped", reason=event.reason)
-            case ev.ResourceStarting():
-                entry = self._resource(event.resource)
-                entry.update(type=event.type, first_phase=event.phase)
-                entry.setdefault("starts", []).append({"at": event.t})
-            case ev.ResourceStarted():
-                self._resource(event.resource)["starts"][-1]["ready"] = event.t
-            case ev.ResourceFailed():
-                self._resource(event.resource)["starts"][-1]["error"] = event.error
-            case ev.ResourceStopped():
-                stops = self._resource(event.resource).setdefault("stops", [])
-                stops.append({"at": event.t, "seconds": event.seconds, "error": event.error})
-            case ev.RunFinished():
-                self.summary.update(
-                    status=event.status,
-                    exit_code=event.exit_code,
-                    seconds=event.seconds,
-                    finished_at=now_iso(),
-                    reason=event.reason,
-                )
-            case _:
-                pass
+        kind = type(event)
+        self._events.write(ev.to_json_bytes(event) + b"\n", urgent=kind in _URGENT)
+        update = self._updates.get(kind)
+        if update is not None:  # a dict, not `match`: most events fall through every case
+            update(self, event)
+
+    def _phase_started(self, event: ev.PhaseStarted) -> None:
+        entry = self._phase(event.phase)
+        entry.update(status="running", started=event.t)
+        if event.spawned_by:
+            entry["spawned_by"] = event.spawned_by
+
+    def _phase_finished(self, event: ev.PhaseFinished) -> None:
+        output = None  # thousands of no-op phases should not mean thousands of files
+        if event.output:
+            output = f"{OUTPUTS_DIR}/{event.phase}.txt"
+            (self.run_dir / output).write_text(event.output, encoding="utf-8")
+        self._phase(event.phase).update(
+            status=event.status,
+            success=event.success,
+            iterations=event.iterations,
+            seconds=event.seconds,
+            reason=event.reason,
+            output=output,
+        )
+
+    def _phase_skipped(self, event: ev.PhaseSkipped) -> None:
+        self._phase(event.phase).update(status="skipped", reason=event.reason)
+
+    def _resource_starting(self, event: ev.ResourceStarting) -> None:
+        entry = self._resource(event.resource)
+        entry.update(type=event.type, first_phase=event.phase)
+        entry.setdefault("starts", []).append({"at": event.t})
+
+    def _resource_started(self, event: ev.ResourceStarted) -> None:
+        self._resource(event.resource)["starts"][-1]["ready"] = event.t
+
+    def _resource_failed(self, event: ev.ResourceFailed) -> None:
+        self._resource(event.resource)["starts"][-1]["error"] = event.error
+
+    def _resource_stopped(self, event: ev.ResourceStopped) -> None:
+        stops = self._resource(event.resource).setdefault("stops", [])
+        stops.append({"at": event.t, "seconds": event.seconds, "error": event.error})
+
+    def _run_finished(self, event: ev.RunFinished) -> None:
+        self.summary.update(
+            status=event.status,
+            exit_code=event.exit_code,
+            seconds=event.seconds,
+            finished_at=now_iso(),
+            reason=event.reason,
+        )
+
+    _updates: ClassVar[dict[type[ev.Event], Callable[[Any, Any], None]]] = {
+        ev.PhaseStarted: _phase_started,
+        ev.PhaseFinished: _phase_finished,
+        ev.PhaseSkipped: _phase_skipped,
+        ev.ResourceStarting: _resource_starting,
+        ev.ResourceStarted: _resource_started,
+        ev.ResourceFailed: _resource_failed,
+        ev.ResourceStopped: _resource_stopped,
+        ev.RunFinished: _run_finished,
+    }
 
     def _phase(self, name: str) -> dict[str, Any]:
         return self.summary["phases"].setdefault(name, {})  # type: ignore[no-any-return]
