@@ -90,13 +90,14 @@ class Scheduler:
     # -- setup -------------------------------------------------------------------------
 
     def _build_runs(self) -> None:
-        for step in self.plan.steps:
-            phase = self.workflow.phases[step.phase]
+        phases = self.workflow.phases
+        for name, resources in zip(self.plan.order, self.plan.resource_sets, strict=True):
+            phase = phases[name]
             run = PhaseRun(
-                name=step.phase,
+                name=name,
                 spec=phase,
                 needs=() if self.sequential else phase.needs,
-                resources=step.resources,
+                resources=resources,
                 params=self.workflow.params,
             )
             self.runs[run.name] = run

@@ -117,9 +117,7 @@ class Plan:
         c = self.columns
         key = self.rank.__getitem__
         steps: list[Step] = []
-        for i, name in enumerate(self.order):
-            own = set(c.named[i] + c.closure[i])
-            resources = tuple(sorted(own, key=key))
+        for i, (name, resources) in enumerate(zip(self.order, self.resource_sets, strict=True)):
             spawned = c.spawned[i]
             steps.append(
                 Step(
@@ -127,7 +125,7 @@ class Plan:
                     phase=name,
                     needs=c.needs[i],
                     resources=resources,
-                    holds=tuple(sorted(own.union(spawned), key=key)) if spawned else resources,
+                    holds=tuple(sorted({*resources, *spawned}, key=key)) if spawned else resources,
                     spawns=c.spawns[i],
                     start=c.starts[i],
                     stop=c.stops[i],
@@ -135,6 +133,17 @@ class Plan:
                 )
             )
         return tuple(steps)
+
+    @cached_property
+    def resource_sets(self) -> tuple[tuple[str, ...], ...]:
+        """Each point's resource set (closed over needs), in start order: all a run needs
+        of the plan per phase, without building a `Step` for each."""
+        c = self.columns
+        key = self.rank.__getitem__
+        return tuple(
+            tuple(sorted({*named, *closure}, key=key))
+            for named, closure in zip(c.named, c.closure, strict=True)
+        )
 
     @cached_property
     def uses(self) -> Mapping[str, tuple[int, ...]]:
