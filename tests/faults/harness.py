@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.engine.conftest import EngineProject, RunResult
+from tests.engine.conftest import EngineProject, RunResult, journaled
 from wfrun.builtins import procs
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -121,7 +121,7 @@ class FaultProject(EngineProject):
     def journal(self, result: RunResult) -> dict[str, Any]:
         """The live resources the run's journal lists right now."""
         assert result.run_dir is not None, result
-        return json.loads((result.run_dir / "journal.json").read_text())["live"]  # type: ignore[no-any-return]
+        return journaled(result.run_dir)
 
     # -- what the OS says --------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.engine.conftest import RunResult
+from tests.engine.conftest import RunResult, journaled
 from tests.faults.flow import FLOW, Faults, Turn, render
 from tests.faults.harness import FaultProject, Leaks, read_events
 
@@ -57,7 +57,7 @@ def kill_at_random(seed: int, path: Path, environ: Mapping[str, str]) -> Killed:
         proc.communicate(timeout=30)
         run_dir = project.last_run_dir()
         assert run_dir is not None
-        journal = live(run_dir)
+        journal = journaled(run_dir)
         status = json.loads((run_dir / "run.json").read_text())["status"]
         left = project.leaks(run_dir.name)
         cleanup = project.run("cleanup", timeout=60)
@@ -75,8 +75,3 @@ def kill_at_random(seed: int, path: Path, environ: Mapping[str, str]) -> Killed:
         )
     finally:
         project.sweep()
-
-
-def live(run_dir: Path) -> dict[str, Any]:
-    """The resources the run's journal lists as live."""
-    return json.loads((run_dir / "journal.json").read_text())["live"]  # type: ignore[no-any-return]

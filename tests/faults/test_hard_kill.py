@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.engine.conftest import journaled
 from tests.faults.flow import FLOW, Faults, render
 from tests.faults.harness import FaultProject
-from tests.faults.killing import FAST_SEEDS, HANG, SLOW_SEEDS, Killed, live
+from tests.faults.killing import FAST_SEEDS, HANG, SLOW_SEEDS, Killed
 from wfrun.builtins import procs
 
 SEEDS = [
@@ -36,7 +37,7 @@ def test_kill_9_at_a_random_moment_then_cleanup_leaves_nothing(
     killed = kills(seed)
     assert killed.cleanup.code == 0, killed
     assert not killed.cleaned, killed
-    assert live(killed.cleanup.run_dir) == {}, killed  # type: ignore[arg-type]
+    assert journaled(killed.cleanup.run_dir) == {}, killed  # type: ignore[arg-type]
     if killed.status == "running":  # killed mid-run: cleanup says so in the record
         assert killed.record["status"] == "killed", killed
         assert killed.record["cleanup"], killed
@@ -120,7 +121,7 @@ def test_kill_9_right_after_a_service_spawns_is_still_cleanable(tmp_path: Path) 
         proc.communicate(timeout=30)
         run_dir = project.last_run_dir()
         assert run_dir is not None
-        listed = sorted(live(run_dir))
+        listed = sorted(journaled(run_dir))
         left = project.leaks(run_dir.name)
         assert any("sleep 300" in p for p in left.processes), left  # the kill left it
         cleaned = project.run("cleanup")
@@ -146,7 +147,7 @@ def test_cleanup_leaves_a_run_that_is_still_going_alone(tmp_path: Path) -> None:
         assert "nothing to clean up" in every.out, every
         assert f"still running (pid {proc.pid}): left alone" in this.out, this
         assert project.leaks(run_dir.name) == before  # nothing touched
-        assert sorted(live(run_dir)) == ["code", "scratch", "svc"]
+        assert sorted(journaled(run_dir)) == ["code", "scratch", "svc"]
         project.interrupt(signal.SIGINT)
         result = project.finish()
         assert result.code == 130, result

@@ -19,6 +19,7 @@ spawned a moment before a hard kill, before it could be journaled — can still 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import subprocess
@@ -78,8 +79,10 @@ def start_time(pid: int) -> int | None:
     return None if stat is None or stat.state in "ZX" else stat.start_time
 
 
+@functools.cache
 def boot_id() -> str:
-    """Identifies this boot: start times from another boot mean nothing."""
+    """Identifies this boot: start times from another boot mean nothing (and a process
+    outlives no boot, so one read is enough)."""
     try:
         return (PROC / "sys/kernel/random/boot_id").read_text().strip()
     except OSError:

@@ -1,8 +1,9 @@
 """The journal of live resources: what a hard kill would leave behind, and how to undo it.
 
 Rewritten atomically whenever a resource starts or stops, so after `kill -9` it lists
-exactly what was live. It also names the runner (pid, start time, boot), so cleanup can
-tell a killed run from one still running, even after the pid was reused.
+exactly what was live; a run that never starts a resource has none (nothing to undo).
+The runner (pid, start time, boot) is named in run.json's header, and again here, so
+cleanup can tell a killed run from one still running, even after the pid was reused.
 
 `cleanup_run` leaves a live run alone. For a dead one it hands each entry to its type's
 `cleanup`, newest first, then stops any process still marked as started by the run
@@ -27,14 +28,13 @@ STRAY_GRACE = 2.0  # seconds a leftover process gets between SIGTERM and SIGKILL
 
 
 class Journal:
-    """Live resources by name, in start order, mirrored to `journal.json`."""
+    """Live resources by name, in start order, mirrored to `journal.json` from the first."""
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / JOURNAL_FILE
         self.runner = procs.identity(os.getpid())
         self._entries: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
-        self._write()
 
     def record(self, name: str, type_name: str, entry: Mapping[str, Any]) -> None:
         with self._lock:
@@ -66,7 +66,7 @@ def cleanup_run(run_dir: Path, registry: Registry) -> CleanupResult:
     run_file = run_dir / RUN_FILE
     summary = read_json(run_file) if run_file.exists() else {}
     if summary.get("status") in (None, "running") and _runner_alive(journal, summary):
-        pid = (journal.get("runner") or summary).get("pid")
+        pid = _runner(journal, summary).get("pid")
         return CleanupResult(
             run_dir.name, [f"still running (pid {pid}): left alone"], [], running=True
         )
@@ -92,8 +92,9 @@ def cleanup_run(run_dir: Path, registry: Registry) -> CleanupResult:
         count = procs.stop_processes(strays, grace=STRAY_GRACE)
         pids = ", ".join(map(str, sorted(strays)))
         actions.append(f"stopped {count} leftover process(es) the run started: {pids}")
-    remaining = {name: live[name] for name in live if name in failed}
-    write_json(journal_path, {**journal, "live": remaining})
+    if journal:
+        remaining = {name: live[name] for name in live if name in failed}
+        write_json(journal_path, {**journal, "live": remaining})
     if summary:
         if summary.get("status") == "running":
             summary["status"] = "killed"
@@ -126,7 +127,7 @@ def runs_needing_cleanup(runs_dir: Path) -> list[Path]:
 
 def _runner_alive(journal: Mapping[str, Any], summary: Mapping[str, Any]) -> bool:
     """Is the process that ran this run still at it? Its pid may have been reused."""
-    runner = journal.get("runner") or {"pid": summary.get("pid")}
+    runner = _runner(journal, summary)
     same = procs.same_process(runner)
     if same is not None:
         return same
@@ -138,6 +139,11 @@ def _runner_alive(journal: Mapping[str, Any], summary: Mapping[str, Any]) -> boo
     except OSError:
         return True
     return b"wfrun" in cmdline
+
+
+def _runner(journal: Mapping[str, Any], summary: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Who ran the run: in both files (records from before run.json had it: a bare pid)."""
+    return journal.get("runner") or summary.get("runner") or {"pid": summary.get("pid")}
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -63,6 +63,7 @@ def run_workflow(
     environ = dict(os.environ if environ is None else environ)
     run_id, run_dir = new_run_dir(runs_dir or Path(C.RUNS_DIR), workflow.name)
     redactor = Redactor.for_environ(workflow.secrets, environ)
+    journal = Journal(run_dir)
     header = {
         "id": run_id,
         "workflow": workflow.name,
@@ -73,12 +74,12 @@ def run_workflow(
         "started_at": now_iso(),
         "max_parallel": max_parallel,
         "pid": os.getpid(),
+        "runner": journal.runner,  # cleanup tells a dead run from a live one
     }
     record = RecordSink(run_dir, header=header)
     emitter = ev.Emitter(
         [record, *sinks], strict=[record], redact=redactor.event if redactor else None
     )
-    journal = Journal(run_dir)
     pool = ResourcePool(
         workflow, registry, run_dir=run_dir, environ=environ, emitter=emitter, journal=journal
     )
