@@ -95,3 +95,29 @@ def test_spawned_phases_join_the_rows_and_the_counts() -> None:
         board.close()
     assert "21 phases: 20 pending, 1 succeeded (7 not shown)" in screen
     assert _shown(screen, ["main", "fix-0", "fix-12", "fix-13"]) == ["main", "fix-0", "fix-12"]
+
+
+def test_lines_too_wide_are_cut_and_control_characters_never_reach_the_terminal() -> None:
+    board = _board(["p"])
+    try:
+        _start(board, "p")
+        talk = "long " * 30 + "end"
+        board.handle(
+            ev.AgentOutput(
+                t=1, phase="p", agent="a", iteration=1, output=talk, success=True, done=True
+            )
+        )
+        board.handle(ev.AgentLog(t=1, phase="p", agent="a", line="ring\a back\b tab\there"))
+        console = Console(file=io.StringIO(), width=40, color_system=None)
+        console.print(board._render())
+        lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    finally:
+        board.close()
+    assert all(len(line) <= 40 for line in lines), lines
+    talked = next(line for line in lines if "p · a #1: long" in line)
+    assert talked.endswith("…"), talked  # cut, not wrapped onto a new line
+    assert not any("end" in line for line in lines), lines
+    logged = next(line for line in lines if "p · a: ring" in line)
+    assert logged.startswith("  p · a: ring back tab "), logged
+    assert logged.endswith(" here"), logged
+    assert not any(c in logged for c in "\a\b\t"), logged

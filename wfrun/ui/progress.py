@@ -11,11 +11,13 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
-from rich.console import Console, Group
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.control import strip_control_codes
 from rich.live import Live
-from rich.text import Text
+from rich.segment import Segment
+from rich.style import Style
 
 from wfrun.engine import events as ev
 
@@ -259,39 +261,73 @@ class LiveBoard:
             index += 1
         return found
 
-    def _render(self) -> Group:
+    def _render(self) -> _Frame:
         with self._lock:
-            return Group(*self._renderables())
+            return self._frame()
 
-    def _renderables(self) -> list[Any]:
+    def _frame(self) -> _Frame:
         now = time.monotonic() - self._origin
         shown = self._pick_rows()
-        table = _phase_table(self._title, shown, now)
-        parts: list[Any] = [table]
+        frame = _Frame()
+        frame.line((self._title, _ITALIC))
+        _phase_table(frame, shown, now)
         total = len(self._order)
         hidden = total - len(shown)
         summary = ", ".join(f"{n} {status}" for status, n in sorted(self._counts.items()) if n)
         more = f" ({hidden} not shown)" if hidden else ""
-        parts.append(Text(f"{total} phases: {summary}{more}", style="dim"))
+        frame.line((f"{total} phases: {summary}{more}", _DIM))
         live = ", ".join(
             name if state == "live" else f"{name} ({state})"
             for name, state in self._resources.items()
         )
-        parts.append(Text(f"resources live: {live or 'none'}"))
-        parts.extend(Text(f"  {line}", style="dim") for line in self._output)
+        frame.line((f"resources live: {live or 'none'}", None))
+        for line in self._output:
+            frame.line((f"  {line}", _DIM))
         if self._final:
-            parts.append(Text(self._final, style="bold"))
-        return parts
+            frame.line((self._final, _BOLD))
+        return frame
 
     def close(self) -> None:
         self._live.stop()  # renders the final state once more, then lets go of the terminal
 
 
+class _Frame:
+    """A frame as ready-made segments, one list per line, cut with "…" where too wide.
+
+    rich's `Text` (spans, wrapping, division into lines) was most of a frame's cost, and
+    rows of styled cells need none of it. Lines never wrap: the frame keeps its height.
+    """
+
+    def __init__(self) -> None:
+        self.lines: list[list[Segment]] = []
+
+    def line(self, *cells: tuple[str, Style | None]) -> None:
+        self.lines.append([Segment(_printable(text), style) for text, style in cells])
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        for line in self.lines:
+            if Segment.get_line_length(line) > width:
+                yield from Segment.adjust_line_length(line, width - 1)
+                yield _ELLIPSIS
+            else:
+                yield from line
+            yield _NEWLINE
+
+
+def _printable(text: str) -> str:
+    """What `Text` would show of a string: no bell, backspace or carriage return, no tabs."""
+    return strip_control_codes(text.expandtabs(4)) if not text.isprintable() else text
+
+
 _COLUMNS = ("", "phase", "status", "agent", "turn", "time")
+_NEWLINE, _ELLIPSIS = Segment.line(), Segment("…")
+_ITALIC, _BOLD, _DIM = Style(italic=True), Style(bold=True), Style(dim=True)
+_STYLES = {status: Style.parse(style) for status, style in _STATUS_STYLE.items()}
 
 
-def _phase_table(title: str, rows: list[_PhaseRow], now: float) -> Text:
-    """The phase table as aligned text: a rich `Table` cost ~10 ms a frame to lay out.
+def _phase_table(frame: _Frame, rows: list[_PhaseRow], now: float) -> None:
+    """The phase table as aligned cells: a rich `Table` cost ~10 ms a frame to lay out.
 
     Names are identifiers (ASCII), so `len` is their width on screen.
     """
@@ -306,14 +342,15 @@ def _phase_table(title: str, rows: list[_PhaseRow], now: float) -> Text:
         symbol = _SYMBOL.get(row.status, "?")
         cells.append((symbol, row.name, row.status, row.agent, turn, timing))
     widths = [max(len(line[i]) for line in cells) for i in range(len(_COLUMNS))]
-    text = Text(title, style="italic", no_wrap=True, overflow="ellipsis")
     for index, line in enumerate(cells):
-        text.append("\n")
-        style = "bold" if index == 0 else _STATUS_STYLE.get(rows[index - 1].status, "")
-        for column, (cell, width) in enumerate(zip(line, widths, strict=True)):
-            padded = f" {cell.ljust(width)} "
-            text.append(padded, style=style if index == 0 or column in (0, 2) else "")
-    return text
+        padded = [f" {cell.ljust(width)} " for cell, width in zip(line, widths, strict=True)]
+        if index == 0:
+            frame.line(("".join(padded), _BOLD))
+            continue
+        style = _STYLES.get(rows[index - 1].status)
+        frame.line(
+            (padded[0], style), (padded[1], None), (padded[2], style), ("".join(padded[3:]), None)
+        )
 
 
 def progress_sinks(
