@@ -101,7 +101,7 @@ def test_lines_too_wide_are_cut_and_control_characters_never_reach_the_terminal(
     board = _board(["p"])
     try:
         _start(board, "p")
-        talk = "long " * 30 + "end"
+        talk = "long " * 30 + "THE-END"
         board.handle(
             ev.AgentOutput(
                 t=1, phase="p", agent="a", iteration=1, output=talk, success=True, done=True
@@ -116,7 +116,7 @@ def test_lines_too_wide_are_cut_and_control_characters_never_reach_the_terminal(
     assert all(len(line) <= 40 for line in lines), lines
     talked = next(line for line in lines if "p · a #1: long" in line)
     assert talked.endswith("…"), talked  # cut, not wrapped onto a new line
-    assert not any("end" in line for line in lines), lines
+    assert not any("THE-END" in line for line in lines), lines
     logged = next(line for line in lines if "p · a: ring" in line)
     assert logged.startswith("  p · a: ring back tab "), logged
     assert logged.endswith(" here"), logged
