@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from wfrun.engine import events as ev
 from wfrun.engine.api import AgentContext, Spawn, TurnContext, TurnResult, as_result
+from wfrun.engine.flags import LazyEvent
 from wfrun.engine.pool import ResourcePool
 from wfrun.engine.render import RenderError, render_config
 from wfrun.errors import ResourceStartError
@@ -47,7 +48,7 @@ class PhaseRun:
     started: float = 0.0
     previous: Any = None
     spawns: list[Spawn] = field(default_factory=list)
-    cancelled: threading.Event = field(default_factory=threading.Event)
+    cancelled: threading.Event = field(default_factory=LazyEvent)
     cancel_reason: str = ""
     deadline: float | None = None
     waiting_on: int = 0
