@@ -95,6 +95,19 @@ def best_of(size: int, execution: str) -> list[tuple[float, float]]:
     return [min(tries[mode]) for mode in modes]
 
 
+def machine_speed() -> float:
+    """Milliseconds for a fixed bit of pure-Python work, taken beside each row: this VM's
+    speed wanders, and a slow moment shows here as well as in the row's numbers."""
+    best = float("inf")
+    for _ in range(5):
+        began = time.perf_counter()
+        table: dict[int, str] = {}
+        for i in range(20_000):
+            table[i % 997] = f"{i}"
+        best = min(best, time.perf_counter() - began)
+    return best * 1e3
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="sizes 100 and 1,000 only")
@@ -109,15 +122,19 @@ def main() -> None:
         "live/off",
         "off cpu",
         "live cpu",
+        "ref ms",
     )
     print(f"{header[0]:<11}" + "".join(f"{h:>10}" for h in header[1:]))
     for execution in ("sequential", "graph"):
         for size in sizes:
+            reference = machine_speed()
             off, live, plain = best_of(size, execution)
-            cells = (off[0], live[0], plain[0], live[0] / off[0], off[1], live[1])
+            cells = (off[0], live[0], plain[0], live[0] / off[0], off[1], live[1], reference)
             print(
                 f"{execution:<11}{size:>10,}"
-                + "".join(f"{c:>10.2f}" if i == 3 else f"{c:>10.1f}" for i, c in enumerate(cells))
+                + "".join(
+                    f"{c:>10.2f}" if i in (3, 6) else f"{c:>10.1f}" for i, c in enumerate(cells)
+                )
             )
 
 
