@@ -23,3 +23,4 @@ MAX_EXPRESSION_DEPTH = 32
 MAX_DIAGNOSTICS = 200  # per file; then validation stops: each one costs a name search
 
 RUNS_DIR = ".wfrun/runs"
+RUN_DIR_ENV = "WFRUN_RUN_DIR"  # in the environment of everything a run starts: its record

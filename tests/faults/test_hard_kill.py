@@ -154,3 +154,60 @@ def test_cleanup_leaves_a_run_that_is_still_going_alone(tmp_path: Path) -> None:
         assert not project.leaks(run_dir.name), result
     finally:
         project.sweep()
+
+
+SPAWNER = '''
+import os
+import subprocess
+
+
+def act(ctx):
+    """Starts a process of its own, as user code does, then works until cancelled."""
+    child = subprocess.Popen(
+        ["sleep", "300"], start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    temp = ctx.base_dir / "spawned.pid.tmp"
+    temp.write_text(str(child.pid))
+    os.replace(temp, ctx.base_dir / "spawned.pid")
+    ctx.cancelled.wait(300)
+    return "done"
+'''
+
+
+def test_cleanup_finds_what_python_code_started_itself(tmp_path: Path) -> None:
+    """A `python` agent starts a process with plain `subprocess` (no wfrun helper), then
+    the runner is killed: the process inherited the run's tag, so cleanup stops it."""
+    project = FaultProject(tmp_path)
+    try:
+        (project.path / "spawner.py").write_text(SPAWNER)
+        project.write(
+            """
+            version: 1
+            agents:
+              starter: {type: python, with: {call: "spawner:act"}}
+            phases:
+              only: {agents: [starter]}
+            """
+        )
+        proc = project.start("run", "flow.yaml")
+        pid_file = project.path / "spawned.pid"
+        deadline = time.monotonic() + 30
+        while not pid_file.exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the agent never started its process"
+            time.sleep(0.01)
+        child = int(pid_file.read_text())
+        proc.kill()
+        proc.communicate(timeout=30)
+        run_dir = project.last_run_dir()
+        assert run_dir is not None
+        assert procs.is_alive(child)  # the kill left it
+        assert child in procs.run_processes(run_dir.name)
+        cleaned = project.run("cleanup")
+        assert cleaned.code == 0, cleaned
+        assert f"stopped 1 leftover process(es) the run started: {child}" in cleaned.out, cleaned
+        assert not procs.is_alive(child), cleaned
+        assert not project.leaks(run_dir.name), cleaned
+        assert json.loads((run_dir / "run.json").read_text())["status"] == "killed"
+    finally:
+        project.sweep()

@@ -28,9 +28,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+from wfrun import constants as C
+
 PROC = Path("/proc")
 KILL_WAIT = 2.0  # seconds to wait for SIGKILLed processes to vanish
-RUN_ENV = "WFRUN_RUN_DIR"  # set for everything a run starts: its run record folder
+RUN_ENV = C.RUN_DIR_ENV  # set for everything a run starts: its run record folder
 
 
 class ProcStat(NamedTuple):
