@@ -36,6 +36,16 @@ class Event:
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
+def json_default(value: Any) -> Any:
+    """What the JSON writers do with a value orjson cannot take as it is: a named tuple is
+    a list (as `json.dumps` makes it), any mapping a dict, anything else its `str`."""
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Mapping):
+        return dict(value)
+    return str(value)
+
+
 def to_json_bytes(event: Event) -> bytes:
     """One JSON line (no newline) for an event, `kind` first.
 
@@ -44,9 +54,9 @@ def to_json_bytes(event: Event) -> bytes:
     orjson refuses (integers beyond 64 bits).
     """
     try:
-        body = orjson.dumps(event, default=str, option=_ORJSON_OPTIONS)
+        body = orjson.dumps(event, default=json_default, option=_ORJSON_OPTIONS)
     except orjson.JSONEncodeError:
-        return json.dumps(event.as_dict(), default=str).encode()
+        return json.dumps(event.as_dict(), default=json_default).encode()
     return _prefix(type(event)) + body[1:]  # every event has `t`, so the body is never {}
 
 

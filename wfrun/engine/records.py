@@ -79,11 +79,12 @@ def readable_json(data: Any, depth: int = 2, indent: bytes = b"") -> bytes:
 
 
 def compact_json(data: Any) -> bytes:
-    """One-line JSON (UTF-8); the standard encoder for what orjson refuses (huge ints)."""
+    """One-line JSON (UTF-8), as events.jsonl writes it (dates in ISO form, enums as their
+    values); the standard encoder for what orjson refuses (integers beyond 64 bits)."""
     try:
-        return orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS)
+        return orjson.dumps(data, default=ev.json_default, option=orjson.OPT_NON_STR_KEYS)
     except orjson.JSONEncodeError:
-        return json.dumps(data, default=str).encode()
+        return json.dumps(data, default=ev.json_default).encode()
 
 
 def read_json(path: Path) -> Any:
