@@ -9,11 +9,10 @@ run record is finished.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -25,6 +24,7 @@ from wfrun.engine.journal import Journal
 from wfrun.engine.pool import ResourcePool
 from wfrun.engine.records import RecordSink, new_run_dir, now_iso
 from wfrun.engine.redact import Redactor
+from wfrun.engine.runtag import tagged_environment
 from wfrun.engine.scheduler import Scheduler
 from wfrun.engine.turns import FAILED_STATES, TurnRunner
 from wfrun.planner import Plan, plan_workflow
@@ -99,7 +99,10 @@ def run_workflow(
     )
     status, reason = "succeeded", ""
     crash: BaseException | None = None
-    with _Interrupts(emitter, on_first=scheduler.interrupt) as interrupts, _tagged(run_dir):
+    with (
+        _Interrupts(emitter, on_first=scheduler.interrupt) as interrupts,
+        tagged_environment(run_dir),
+    ):
         try:
             scheduler.run()
         except KeyboardInterrupt:
@@ -167,27 +170,6 @@ def _summary(run_id: str, run_dir: Path, record: RecordSink, emitter: ev.Emitter
         seconds=data.get("seconds", emitter.now()),
         reason=data.get("reason", ""),
     )
-
-
-@contextlib.contextmanager
-def _tagged(run_dir: Path) -> Iterator[None]:
-    """Put the run folder in this process's environment while the run lasts.
-
-    Built-in types give every process they start `WFRUN_RUN_DIR`, which is how cleanup
-    finds what a hard kill left. Code that runs in this process (a `python` agent, a
-    plugin) may start processes of its own with `subprocess`: they inherit it too, as
-    pytest's children inherit `PYTEST_CURRENT_TEST`. Runs overlapping in one process
-    tag such children with the latest run.
-    """
-    previous = os.environ.get(C.RUN_DIR_ENV)
-    os.environ[C.RUN_DIR_ENV] = str(run_dir.resolve())
-    try:
-        yield
-    finally:
-        if previous is None:
-            os.environ.pop(C.RUN_DIR_ENV, None)
-        else:
-            os.environ[C.RUN_DIR_ENV] = previous
 
 
 class _Interrupts:
