@@ -6,10 +6,14 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from wfrun.builtins import procs
+from wfrun.engine.journal import cleanup_run, runs_needing_cleanup
+from wfrun.engine.records import JOURNAL_FILE, RUN_FILE, read_json, write_json
+from wfrun.registry import builtin_registry
 
 RUN_ID = "20261123-000000.000-flow-beef"
 
@@ -62,3 +66,26 @@ def test_stop_processes_signals_only_the_process_it_was_given(
     assert sleeper.poll() is None
     assert procs.stop_processes({sleeper.pid: started}, grace=5) == 1
     assert sleeper.wait(timeout=5) < 0
+
+
+def test_a_run_without_a_journal_is_told_alive_or_dead_by_its_run_json(tmp_path: Path) -> None:
+    """A run that started no resource has no journal: run.json's `runner` alone says
+    whether it is still going. Here the runner is this very process, once as it is and
+    once with another start time (its pid since reused)."""
+    me = procs.identity(os.getpid())
+    runs = {
+        "going": me,
+        "dead": {**me, "start_time": me["start_time"] - 1},
+    }
+    for name, runner in runs.items():
+        (tmp_path / name).mkdir()
+        header = {"id": name, "status": "running", "pid": os.getpid(), "runner": runner}
+        write_json(tmp_path / name / RUN_FILE, header)
+    assert runs_needing_cleanup(tmp_path) == [tmp_path / "dead"]
+    going = cleanup_run(tmp_path / "going", builtin_registry())
+    dead = cleanup_run(tmp_path / "dead", builtin_registry())
+    assert going.running, going
+    assert not dead.running, dead
+    assert read_json(tmp_path / "going" / RUN_FILE)["status"] == "running"
+    assert read_json(tmp_path / "dead" / RUN_FILE)["status"] == "killed"
+    assert not any((tmp_path / name / JOURNAL_FILE).exists() for name in runs)  # none made
