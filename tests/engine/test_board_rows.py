@@ -107,7 +107,10 @@ def test_lines_too_wide_are_cut_and_control_characters_never_reach_the_terminal(
                 t=1, phase="p", agent="a", iteration=1, output=talk, success=True, done=True
             )
         )
-        board.handle(ev.AgentLog(t=1, phase="p", agent="a", line="ring\a back\b tab\there"))
+        board.handle(
+            ev.AgentLog(t=1, phase="p", agent="a", line="ring\a back\b \x1b[2Jtab\there\x7f")
+        )
+        board.handle(ev.Notice(t=1, message="a reason\nover two lines"))
         console = Console(file=io.StringIO(), width=40, color_system=None)
         console.print(board._render())
         lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
@@ -118,6 +121,8 @@ def test_lines_too_wide_are_cut_and_control_characters_never_reach_the_terminal(
     assert talked.endswith("…"), talked  # cut, not wrapped onto a new line
     assert not any("THE-END" in line for line in lines), lines
     logged = next(line for line in lines if "p · a: ring" in line)
-    assert logged.startswith("  p · a: ring back tab "), logged
+    assert logged.startswith("  p · a: ring back [2Jtab "), logged
     assert logged.endswith(" here"), logged
-    assert not any(c in logged for c in "\a\b\t"), logged
+    assert not any(c in logged for c in "\a\b\t\x1b\x7f"), logged
+    assert "  a reason" in lines, lines  # a line each, not one cut short
+    assert "over two lines" in lines, lines

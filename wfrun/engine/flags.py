@@ -7,9 +7,11 @@ real `threading.Event` (same methods, `isinstance` holds), so plugins see no cha
 
 from __future__ import annotations
 
+import os
 import threading
 
 _MAKING = threading.Lock()  # serialises first uses, so two threads never make two locks
+os.register_at_fork(after_in_child=_MAKING._at_fork_reinit)  # a fork mid-use: not held
 
 
 class LazyEvent(threading.Event):

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import IO
 
 from rich.console import Console, ConsoleOptions, RenderResult
-from rich.control import strip_control_codes
 from rich.live import Live
 from rich.segment import Segment
 from rich.style import Style
@@ -302,6 +301,12 @@ class _Frame:
         self.lines: list[list[Segment]] = []
 
     def line(self, *cells: tuple[str, Style | None]) -> None:
+        """One line of cells; a lone cell of several lines (a long reason) makes several."""
+        if len(cells) == 1 and "\n" in cells[0][0]:
+            text, style = cells[0]
+            for part in text.splitlines():
+                self.line((part, style))
+            return
         self.lines.append([Segment(_printable(text), style) for text, style in cells])
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -316,8 +321,12 @@ class _Frame:
 
 
 def _printable(text: str) -> str:
-    """What `Text` would show of a string: no bell, backspace or carriage return, no tabs."""
-    return strip_control_codes(text.expandtabs(4)) if not text.isprintable() else text
+    """The text without control characters: an escape sequence or a carriage return in an
+    agent's output would move the cursor under the board. Tabs become spaces."""
+    return text if text.isprintable() else text.expandtabs(4).translate(_CONTROLS)
+
+
+_CONTROLS = dict.fromkeys([*range(0x20), 0x7F])  # C0 and DEL: deleted by str.translate
 
 
 _COLUMNS = ("", "phase", "status", "agent", "turn", "time")
