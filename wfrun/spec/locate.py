@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from wfrun import constants as C
 from wfrun.errors import Diagnostic, brief
-from wfrun.spec.source import PathKey, Source
+from wfrun.spec.source import PathKey, Source, value_at
 
 _MAX_CANDIDATES = 100
 
@@ -58,7 +58,7 @@ def diagnostics_from(
     data keys with union-member tags ('list[str]'); we follow only the parts that exist
     in the data, so the position is always a real node.
     """
-    data = _data_at(source.data, prefix)
+    data = source.value(prefix)
     found: list[Diagnostic] = []
     for error in _without_losing_branches(exc.errors(include_url=False), data):
         if len(found) >= limit:
@@ -115,17 +115,7 @@ def _without_losing_branches(errors: list[Any], data: Any) -> list[Any]:
 
 def _data_at_loc(data: Any, loc: tuple[Any, ...]) -> Any:
     """Follow the parts of `loc` that exist in the data (skipping union tags)."""
-    return _data_at(data, _follow(data, loc)[0])
-
-
-def _data_at(data: Any, path: PathKey) -> Any:
-    """The value at `path`, or None where the file does not have it (`with:` left out)."""
-    for part in path:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
+    return value_at(data, _follow(data, loc)[0])
 
 
 def _follow(data: Any, loc: tuple[int | str, ...]) -> tuple[PathKey, bool]:

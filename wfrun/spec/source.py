@@ -114,13 +114,7 @@ class Source:
 
     def value(self, path: PathKey) -> Any:
         """The value at `path` as the file holds it (placeholders not substituted)."""
-        value = self.data
-        for part in path:
-            try:
-                value = value[part]
-            except (KeyError, IndexError, TypeError):
-                return None
-        return value
+        return value_at(self.data, path)
 
     def at(self, path: PathKey, *, key: bool = False) -> Position:
         found = self.node(path)
@@ -431,3 +425,13 @@ class _Builder:
             self.positions[child] = NodePos(_position(self.file, value_node.start_mark), key_pos)
             result[key] = self.build(value_node, child, depth + 1)
         return result
+
+
+def value_at(data: Any, path: PathKey) -> Any:
+    """The value at `path` in loaded data, or None where it has none (`with:` left out)."""
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
