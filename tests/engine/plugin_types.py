@@ -41,6 +41,16 @@ from wfrun.registry import Kind, TypeSpec, builtin_registry
 PREFIX = "wfrun-probe-"
 
 
+def _slow_start(ctx: ResourceContext, seconds: float, *, fail: bool) -> None:
+    """The end of a start: `seconds` more (cut short on cancel), then refuse if told to."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not ctx.cancelled.is_set():
+        time.sleep(0.01)
+    if fail:
+        msg = f"{ctx.name} refused to start"
+        raise RuntimeError(msg)
+
+
 class ProbeConfig(Config):
     tag: str = "x"
     fail_start: bool = False
@@ -74,12 +84,7 @@ class Probe:
             env={**os.environ, procs.RUN_ENV: run_dir},
         )
         self.ctx.journal_changed()
-        deadline = time.monotonic() + self.config.start_seconds
-        while time.monotonic() < deadline and not self.ctx.cancelled.is_set():
-            time.sleep(0.01)
-        if self.config.fail_start:
-            msg = f"{self.ctx.name} refused to start"
-            raise RuntimeError(msg)
+        _slow_start(self.ctx, self.config.start_seconds, fail=self.config.fail_start)
         return {"path": self.path, "pid": self.child.pid}
 
     def stop(self) -> None:
@@ -185,12 +190,7 @@ class Faulty:
         self.ctx.journal_changed()
         if self.config.start_seconds:
             self._moment("start")
-            deadline = time.monotonic() + self.config.start_seconds
-            while time.monotonic() < deadline and not self.ctx.cancelled.is_set():
-                time.sleep(0.01)
-        if self.config.fail_start:
-            msg = f"{self.ctx.name} refused to start"
-            raise RuntimeError(msg)
+        _slow_start(self.ctx, self.config.start_seconds, fail=self.config.fail_start)
         return attributes
 
     def stop(self) -> None:
