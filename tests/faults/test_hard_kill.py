@@ -191,11 +191,7 @@ def test_cleanup_finds_what_python_code_started_itself(tmp_path: Path) -> None:
         )
         proc = project.start("run", "flow.yaml")
         pid_file = project.path / "spawned.pid"
-        deadline = time.monotonic() + 30
-        while not pid_file.exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the agent never started its process"
-            time.sleep(0.01)
+        project.wait_for_file(pid_file)
         child = int(pid_file.read_text())
         proc.kill()
         proc.communicate(timeout=30)
