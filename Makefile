@@ -30,6 +30,16 @@ demo: $(STAMP)  ## validate the examples, plan one, then run hello
 	$(VENV)/bin/wfrun plan workflows/exploit-and-patch/workflow.yaml
 	$(VENV)/bin/wfrun run workflows/hello.yaml
 
+typecheck: $(STAMP)  ## mypy --strict (pydantic plugin) over wfrun, tests and benchmarks
+	$(VENV)/bin/mypy
+
+cov: $(STAMP)  ## the test suite under coverage, subprocesses included; report in htmlcov/
+	rm -f .coverage .coverage.*
+	$(VENV)/bin/coverage run -m pytest -q
+	$(VENV)/bin/coverage combine -q
+	$(VENV)/bin/coverage report
+	$(VENV)/bin/coverage html -q
+
 lint: $(STAMP)  ## ruff check and format
 	$(VENV)/bin/ruff check --fix wfrun tests benchmarks
 	$(VENV)/bin/ruff format wfrun tests benchmarks
@@ -40,6 +50,6 @@ bench: $(STAMP)  ## run the benchmarks (prints tables)
 	$(PY) benchmarks/load_graph.py
 
 clean:  ## remove the venv and caches
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.* htmlcov
 
-.PHONY: help install test slow fuzz-long demo lint bench clean
+.PHONY: help install test slow fuzz-long demo typecheck cov lint bench clean

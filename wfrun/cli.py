@@ -30,12 +30,32 @@ app = typer.Typer(
     name="wfrun",
     help="Run multi-phase agent workflows from YAML, with resources alive exactly when needed.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from wfrun import __version__  # noqa: PLC0415 - only when asked
+
+        typer.echo(f"wfrun {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", callback=_print_version, is_eager=True, help="Print the version."
+        ),
+    ] = False,
+) -> None:
+    """Run multi-phase agent workflows from YAML, with resources alive exactly when needed."""
 
 
 class DiagnosticFormat(StrEnum):
