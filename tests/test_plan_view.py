@@ -17,7 +17,7 @@ def console(width: int = 80) -> Console:
 
 
 def design_example() -> Workflow:
-    """DESIGN.md's workflow: exploit, patch, verify over code, app and notes."""
+    """The README's example workflow: exploit, patch, verify over code, app and notes."""
     return Workflow(
         name="exploit-and-patch",
         file=Path("wf.yaml"),

@@ -63,7 +63,7 @@ def make(
 
 
 def design_example(*, notes: bool = True) -> Workflow:
-    """The DESIGN.md workflow: code/app/notes, attacker/fixer, exploit/patch/verify."""
+    """The README's example workflow: code/app/notes, attacker/fixer, exploit/patch/verify."""
     resources = {"code": (), "app": ("code",)}
     if notes:
         resources["notes"] = ()

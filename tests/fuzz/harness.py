@@ -1,7 +1,7 @@
 """What every hostile input must come to: a Workflow, or wfrun's own positioned error.
 
 `check_file` is the one oracle the fuzz tests share. It loads a file through the Python
-API under a wall-clock alarm and checks the contract of DESIGN.md: every user error is a
+API under a wall-clock alarm and checks the contract of README.md: every user error is a
 Diagnostic at a real place in the file, with a short one-line message, never another
 exception and never a hang. `validate_cli` does the same through `wfrun validate` in a
 subprocess. Both count the cases they see, so the session can report how many ran.
