@@ -109,7 +109,7 @@ def floor(workflow: Workflow) -> tuple[dict[str, int], dict[str, int]]:
 def old_approach(workflow: Workflow) -> list[str]:
     """The seed design, faithfully: at each phase end, re-check every pending phase."""
     index = ResourceIndex(workflow)
-    pending = {name: set(index.closed(p)) for name, p in workflow.phases.items()}
+    pending = {name: set(index.closed(index.named(p))) for name, p in workflow.phases.items()}
     live: set[str] = set()
     released: list[str] = []
     for name in list(pending):

@@ -12,7 +12,7 @@ as possible uses: in sequential mode a spawned phase runs right after its spawne
 the spawner's point; in graph mode nothing waits for it, so to the last point.
 
     sets.py    resource_set, phase_order, resource_order: reading the spec
-    model.py   Plan, Step, Lifetime, TemplatePlan, Columns; Plan.as_dict
+    model.py   Plan, Step, Lifetime, TemplatePlan; Plan.as_dict
     plan.py    plan_workflow -> Plan, and the spawn rules
     ledger.py  Ledger -> Release / Reacquire
 
@@ -59,7 +59,7 @@ the spawner's point; in graph mode nothing waits for it, so to the last point.
 from __future__ import annotations
 
 from wfrun.planner.ledger import Ledger, LedgerError, Reacquire, Release
-from wfrun.planner.model import PLAN_FORMAT, Columns, Lifetime, Plan, Step, TemplatePlan
+from wfrun.planner.model import PLAN_FORMAT, Lifetime, Plan, Step, TemplatePlan
 from wfrun.planner.plan import plan_workflow
 from wfrun.planner.sets import (
     ResourceIndex,
@@ -71,7 +71,6 @@ from wfrun.planner.sets import (
 
 __all__ = [
     "PLAN_FORMAT",
-    "Columns",
     "Ledger",
     "LedgerError",
     "Lifetime",

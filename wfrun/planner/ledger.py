@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from itertools import chain
-from operator import add
 
 from wfrun.planner.model import Plan
 
@@ -67,20 +66,14 @@ class Ledger:
     __slots__ = ("_count", "_done", "_needs", "_pending", "_rank", "_released", "_templates")
 
     def __init__(self, plan: Plan) -> None:
-        c = plan.columns
-        # phase -> what it holds directly; `named + ()` is `named`: only spawners concatenate
-        self._pending = dict(zip(plan.order, map(add, c.named, c.spawned), strict=True))
+        # phase -> what it holds directly (what it needs is held through those)
+        self._pending = {step.phase: step.direct for step in plan.steps}
         self._needs = plan.resource_needs
         self._count = _counts(self._pending.values(), plan.start_order, self._needs)
         self._rank = plan.rank.__getitem__
         self._templates = {name: t.holds for name, t in plan.templates.items()}
         self._done: set[str] = set()
         self._released: set[str] = set()
-
-    @classmethod
-    def from_plan(cls, plan: Plan) -> Ledger:
-        """Same as `Ledger(plan)`; reads better at call sites that build from a plan."""
-        return cls(plan)
 
     def finished(self, phase: str) -> Release:
         """`phase` is done (whatever its outcome): release what nobody else holds."""

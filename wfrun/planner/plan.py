@@ -24,239 +24,168 @@ spawned are done.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from functools import partial
-from itertools import accumulate, compress, count, filterfalse, groupby, repeat
-from operator import add, attrgetter, sub
-from typing import TypeVar
+from dataclasses import dataclass, field
 
-from wfrun.planner.model import Columns, Lifetime, Names, Plan, TemplatePlan
+from wfrun.planner.model import Lifetime, Names, Plan, Step, TemplatePlan
 from wfrun.planner.sets import ResourceIndex, phase_points
 from wfrun.spec.model import Phase, Workflow
-
-_T = TypeVar("_T")
-_MAY_SPAWN = attrgetter("may_spawn")
-_LIFETIME = partial(tuple.__new__, Lifetime)  # `Lifetime._make` less a Python-level call
-
-
-class _Spawns:
-    """Templates reachable through `may_spawn`, and the resources they could use."""
-
-    def __init__(self, workflow: Workflow, index: ResourceIndex) -> None:
-        self.templates = workflow.templates
-        self.sets = {name: index.resource_set(t) for name, t in self.templates.items()}
-        self._memo: dict[tuple[str, ...], tuple[tuple[str, ...], frozenset[str]]] = {}
-        self._declared = {name: i for i, name in enumerate(self.templates)}
-
-    def of(self, may_spawn: tuple[str, ...]) -> tuple[tuple[str, ...], frozenset[str]]:
-        """(templates reachable from `may_spawn`, the union of their resource sets)."""
-        found = self._memo.get(may_spawn)
-        if found is None:
-            seen = set(may_spawn)
-            stack = list(may_spawn)
-            while stack:
-                for name in self.templates[stack.pop()].may_spawn:
-                    if name not in seen:
-                        seen.add(name)
-                        stack.append(name)
-            reach = tuple(sorted(seen, key=self._declared.__getitem__))
-            union = frozenset().union(*(self.sets[name] for name in reach))
-            found = self._memo[may_spawn] = (reach, union)
-        return found
 
 
 def plan_workflow(workflow: Workflow) -> Plan:
     """Plan `workflow`: O(P log P + sum of resource-set sizes), no I/O, deterministic.
 
-    The loader guarantees every name resolves and no `needs` cycle exists. The passes
-    over phases are the hot path (10^5 phases in well under a second): C-level maps where
-    they can be, one plain loop (first and last uses) where they cannot, shared tuples
-    rather than new ones (see `Columns`), no per-phase sorting, no per-resource use
-    lists (`Plan.uses` builds those on demand, for display).
+    The loader guarantees every name resolves and no `needs` cycle exists.
     """
     index = ResourceIndex(workflow)
     order, listed, needs = phase_points(workflow)
     points = len(order)
-    named, closure = index.phase_sets(listed)
-    first, last = _first_last(named)
-    unnamed = index.needed.difference(first)  # needed, but no listed phase names them
-    _cover_needs(index, first, last)
-    spawning = _Spawning(workflow, index, order, listed, named, closure)
-    spawning.stretch(first, last)
-    acquired = tuple(filter(first.__contains__, index.start))
+    named = [index.named(phase) for phase in listed]
+    closed = [index.closed(own) for own in named]
+    unnamed = index.needed.difference(*named)  # needed, but no listed phase names them
+    first, last = _first_last(closed)  # a closed set covers everything its phase needs
+    spawning = _Spawning.of(workflow, index, order, listed, closed)
+    for r, spawners in spawning.uses.items():
+        # sequential: used at the spawner's point; graph: held to the end of the run
+        first[r] = min(first.get(r, points), spawners[0])
+        end = points - 1 if workflow.execution == "graph" else spawners[-1]
+        last[r] = max(last.get(r, -1), end)
+    acquired = tuple(r for r in index.start if r in first)
     stop_order = acquired[::-1]
-    starts, stops, live = _starts_stops(points, acquired, stop_order, first, last)
-    lifetimes = _lifetimes(workflow, index, spawning, unnamed, acquired, first, last)
-    lower_bound = _largest(named, closure)
+    steps = _steps(index, order, needs, named, closed, spawning, acquired, first, last)
     return Plan(
         workflow=workflow.name,
         execution=workflow.execution,
         order=order,
-        resources=lifetimes,
-        unused=tuple(filterfalse(first.__contains__, index.start)),
+        steps=steps,
+        resources=_lifetimes(workflow, index, spawning, unnamed, acquired, first, last),
+        unused=tuple(r for r in index.start if r not in first),
         templates=_templates(workflow, index, spawning),
         start_order=acquired,
         stop_order=stop_order,
         rank=index.rank,
         resource_needs=index.needs,
         declared=len(index.rank),
-        peak=max(live, default=0),
-        lower_bound=lower_bound,
-        units_held=sum(map(sub, map(last.__getitem__, acquired), map(first.__getitem__, acquired)))
-        + len(acquired),
+        peak=max((step.live for step in steps), default=0),
+        lower_bound=max(map(len, closed), default=0),
+        units_held=sum(last[r] - first[r] + 1 for r in acquired),
         units_whole_run=len(index.rank) * points,
-        columns=Columns(
-            needs=needs,
-            named=named,
-            closure=closure,
-            spawned=tuple(spawning.spawned) if spawning.spawned else ((),) * points,
-            spawns=tuple(spawning.reaches) if spawning.reaches else ((),) * points,
-            starts=starts,
-            stops=stops,
-            live=live,
-        ),
     )
 
 
-def _first_last(sets: Iterable[tuple[str, ...]]) -> tuple[dict[str, int], dict[str, int]]:
-    """The first and last point whose set holds each name: one pass, the floor's loop."""
+def _first_last(sets: list[Names]) -> tuple[dict[str, int], dict[str, int]]:
+    """The first and last point whose set holds each name."""
     first: dict[str, int] = {}
     last: dict[str, int] = {}
     for i, own in enumerate(sets):
         for r in own:
-            if r not in first:
-                first[r] = i
+            first.setdefault(r, i)
             last[r] = i
     return first, last
 
 
-def _cover_needs(index: ResourceIndex, first: dict[str, int], last: dict[str, int]) -> None:
-    """Stretch the intervals of what phases name over everything they need.
-
-    A closed set holds r exactly when its phase names r or something that needs r, so
-    r's closed interval spans its named one and those of its dependents. Walking start
-    order backwards settles every dependent before what it needs: O(R + needs edges),
-    instead of a pass over each phase's whole closed set.
-    """
-    for r in reversed(index.start):
-        needs = index.needs[r]
-        if needs and r in first:
-            begin = first[r]
-            end = last[r]
-            for needed in needs:
-                if first.get(needed, begin) >= begin:
-                    first[needed] = begin
-                if last.get(needed, end) <= end:
-                    last[needed] = end
-
-
+@dataclass
 class _Spawning:
-    """What the listed phases may spawn: their holds, and the spawn rule's uses.
+    """What the listed phases may spawn, per point and per resource."""
 
-    Few phases spawn, so everything here is O(spawners x what they may spawn), after
-    one C-level pass to find the spawners.
-    """
+    templates: dict[str, Names]  # template -> its resource set, in start order
+    reach: dict[Names, tuple[Names, frozenset[str]]]  # may_spawn -> (templates, resources)
+    spawns: dict[int, Names] = field(default_factory=dict)  # point -> templates reachable
+    extra: dict[int, frozenset[str]] = field(default_factory=dict)  # point -> beyond its set
+    uses: defaultdict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    spawned_by: defaultdict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
 
-    def __init__(
-        self,
+    @classmethod
+    def of(
+        cls,
         workflow: Workflow,
         index: ResourceIndex,
-        order: tuple[str, ...],
-        listed: Iterable[Phase],
-        named: tuple[Names, ...],
-        closure: tuple[Names, ...],
-    ) -> None:
-        self.spawns = spawns = _Spawns(workflow, index)
-        self.graph = workflow.execution == "graph"
-        self.points = len(order)
-        self.reaches: list[Names] = []  # per point, once some phase spawns
-        self.spawned: list[Names] = []  # per point, once some phase spawns
-        self.uses: defaultdict[str, list[int]] = defaultdict(list)  # resource -> spawners
-        self.spawned_by: defaultdict[str, list[str]] = defaultdict(list)
-        # `may_spawn` names declared templates (the loader checks): none, no spawners
-        spawners = compress(count(), map(_MAY_SPAWN, listed)) if spawns.templates else ()
-        for i in spawners:
-            if not self.reaches:
-                self.spawned = [()] * self.points
-                self.reaches = [()] * self.points
-            reach, union = spawns.of(workflow.phases[order[i]].may_spawn)
-            self.reaches[i] = reach
+        order: Names,
+        listed: list[Phase],
+        closed: list[Names],
+    ) -> _Spawning:
+        sets = {
+            name: index.ordered(index.closed(index.named(t)))
+            for name, t in workflow.templates.items()
+        }
+        spawning = cls(templates=sets, reach={})
+        for i, phase in enumerate(listed):
+            if not phase.may_spawn:
+                continue
+            reach, union = spawning.reachable(workflow, phase.may_spawn)
+            spawning.spawns[i] = reach
             for template in reach:
-                self.spawned_by[template].append(order[i])
+                spawning.spawned_by[template].append(order[i])
             for r in union:  # all of it, even what the phase uses itself: see the rule above
-                self.uses[r].append(i)
-            self.spawned[i] = tuple(union.difference(named[i], closure[i]))
+                spawning.uses[r].append(i)
+            spawning.extra[i] = union.difference(closed[i])
+        return spawning
 
-    def stretch(self, first: dict[str, int], last: dict[str, int]) -> None:
-        """Count spawnable resources as used (see the rule in the module docstring)."""
-        for r, spawners in self.uses.items():
-            # sequential: used at the spawner's point; graph: held to the end of the run
-            first[r] = min(first.get(r, self.points), spawners[0])
-            end = self.points - 1 if self.graph else spawners[-1]
-            last[r] = max(last.get(r, -1), end)
-
-
-def _starts_stops(
-    points: int,
-    start_order: Names,
-    stop_order: Names,
-    first: Mapping[str, int],
-    last: Mapping[str, int],
-) -> tuple[tuple[Names, ...], tuple[Names, ...], tuple[int, ...]]:
-    """Per point: what starts before it (start order), what stops after it (stop order),
-    and how many resources are live during it.
-
-    A stable sort by point keeps start (stop) order within a point; grouping then costs
-    one Python step per point that has any, and one tuple each.
-    """
-    delta = [0] * (points + 1)  # live(i) - live(i - 1)
-    starts: list[Names] = [()] * points
-    for at, group in groupby(sorted(start_order, key=first.__getitem__), first.__getitem__):
-        starts[at] = names = tuple(group)
-        delta[at] += len(names)
-    stops: list[Names] = [()] * points
-    for at, group in groupby(sorted(stop_order, key=last.__getitem__), last.__getitem__):
-        stops[at] = names = tuple(group)
-        delta[at + 1] -= len(names)
-    return tuple(starts), tuple(stops), tuple(accumulate(delta[:points]))
+    def reachable(self, workflow: Workflow, may_spawn: Names) -> tuple[Names, frozenset[str]]:
+        """(templates reachable through `may_spawn`, in declaration order; their resources)."""
+        if may_spawn not in self.reach:
+            seen = set(may_spawn)
+            stack = list(may_spawn)
+            while stack:
+                for name in workflow.templates[stack.pop()].may_spawn:
+                    if name not in seen:
+                        seen.add(name)
+                        stack.append(name)
+            reach = tuple(name for name in self.templates if name in seen)
+            union = frozenset(r for name in reach for r in self.templates[name])
+            self.reach[may_spawn] = (reach, union)
+        return self.reach[may_spawn]
 
 
-def _largest(named: Sequence[Names], closure: Sequence[Names]) -> int:
-    """The largest resource set's size, without deduplicating every set.
-
-    Sets may repeat names, so a length only bounds a size. The longest sets usually
-    repeat none, and C-level scans of the lengths find them; otherwise, going down the
-    lengths, only sets longer than the best size so far are deduplicated.
-    """
-    lengths = list(map(add, map(len, named), map(len, closure)))
-    best = 0
-    for length in range(max(lengths, default=0), 0, -1):
-        if length <= best:
-            break
-        for i in _positions(lengths, length):
-            best = max(best, len(set(named[i]).union(closure[i])))
-            if best == length:
-                break
-    return best
-
-
-def _positions(values: list[int], value: int) -> Iterator[int]:
-    """The indices of `value` in `values`, found by C-level scans."""
-    i = -1
-    for _ in range(values.count(value)):
-        i = values.index(value, i + 1)
-        yield i
+def _steps(
+    index: ResourceIndex,
+    order: Names,
+    needs: tuple[Names, ...],
+    named: list[Names],
+    closed: list[Names],
+    spawning: _Spawning,
+    acquired: Names,
+    first: dict[str, int],
+    last: dict[str, int],
+) -> tuple[Step, ...]:
+    """One `Step` per point: its sets, what starts before it and stops after it, live count."""
+    starts: defaultdict[int, list[str]] = defaultdict(list)
+    stops: defaultdict[int, list[str]] = defaultdict(list)
+    for r in acquired:  # start order within a point
+        starts[first[r]].append(r)
+    for r in reversed(acquired):  # stop order within a point
+        stops[last[r]].append(r)
+    steps: list[Step] = []
+    live = 0
+    for i, phase in enumerate(order):
+        live += len(starts.get(i, ()))
+        resources = index.ordered(closed[i])
+        extra = spawning.extra.get(i, frozenset())
+        steps.append(
+            Step(
+                index=i,
+                phase=phase,
+                needs=needs[i],
+                resources=resources,
+                holds=index.ordered({*resources, *extra}) if extra else resources,
+                spawns=spawning.spawns.get(i, ()),
+                start=tuple(starts.get(i, ())),
+                stop=tuple(stops.get(i, ())),
+                live=live,
+                direct=tuple({*named[i], *extra}) if extra else named[i],
+            )
+        )
+        live -= len(stops.get(i, ()))
+    return tuple(steps)
 
 
 def _templates(
     workflow: Workflow, index: ResourceIndex, spawning: _Spawning
 ) -> dict[str, TemplatePlan]:
     """One `TemplatePlan` per declared template, spawnable or not (the ledger needs all)."""
-    spawns = spawning.spawns
     plans: dict[str, TemplatePlan] = {}
     for name, template in workflow.templates.items():
-        reach, union = spawns.of(template.may_spawn)
-        own = spawns.sets[name]
+        reach, union = spawning.reachable(workflow, template.may_spawn)
+        own = spawning.templates[name]
         plans[name] = TemplatePlan(
             name=name,
             resources=own,
@@ -272,46 +201,37 @@ def _lifetimes(
     index: ResourceIndex,
     spawning: _Spawning,
     unnamed: set[str],
-    acquired: tuple[str, ...],
-    first: Mapping[str, int],
-    last: Mapping[str, int],
+    acquired: Names,
+    first: dict[str, int],
+    last: dict[str, int],
 ) -> dict[str, Lifetime]:
-    """One `Lifetime` per acquired resource, in start order, built column by column.
+    """One `Lifetime` per acquired resource, in start order.
 
     `unnamed`: needed resources no listed phase names itself; those no spawnable
     template names either live only for the resources that need them.
     """
-    resources = workflow.resources
-    needs = index.needs
     needed_by: defaultdict[str, list[str]] = defaultdict(list)
-    for r in compress(acquired, map(needs.__getitem__, acquired)):  # those that need any
-        for needed in needs[r]:
+    for r in acquired:
+        for needed in index.needs[r]:
             needed_by[needed].append(r)
-    spawns = spawning.spawns
-    spawnable = [t for t in spawns.templates if t in spawning.spawned_by]  # declared order
     by_templates: defaultdict[str, list[str]] = defaultdict(list)
-    for name in spawnable:
-        template = spawns.templates[name]
-        unnamed = unnamed.difference(template.resources, index.agent_part(template.agents))
-        for r in spawns.sets[name]:
+    for name, resources in spawning.templates.items():
+        if name not in spawning.spawned_by:
+            continue
+        unnamed = unnamed.difference(index.named(workflow.templates[name]))
+        for r in resources:
             by_templates[r].append(name)
-    only_for_needs = unnamed.intersection(needed_by)
-    declared = list(map(resources.__getitem__, acquired))
-    columns = zip(
-        acquired,
-        map(attrgetter("type"), declared),
-        map(first.__getitem__, acquired),
-        map(last.__getitem__, acquired),
-        map(_tuples(spawning.uses).get, acquired, repeat(())),
-        map(_tuples(by_templates).get, acquired, repeat(())),
-        map(attrgetter("needs"), declared),
-        map(_tuples(needed_by).get, acquired, repeat(())),
-        map(only_for_needs.__contains__, acquired),
-        strict=True,
-    )
-    return dict(zip(acquired, map(_LIFETIME, columns), strict=True))
-
-
-def _tuples(lists: Mapping[str, list[_T]]) -> dict[str, tuple[_T, ...]]:
-    """The same lists, as tuples (the few resources that have any)."""
-    return {key: tuple(value) for key, value in lists.items()}
+    return {
+        r: Lifetime(
+            name=r,
+            type=workflow.resources[r].type,
+            acquire=first[r],
+            release=last[r],
+            spawn_uses=tuple(spawning.uses.get(r, ())),
+            templates=tuple(by_templates.get(r, ())),
+            needs=workflow.resources[r].needs,
+            needed_by=tuple(needed_by.get(r, ())),
+            only_for_needs=r in unnamed and r in needed_by,
+        )
+        for r in acquired
+    }
