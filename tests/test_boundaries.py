@@ -59,3 +59,26 @@ def test_loading_every_example_leaves_ui_libraries_out() -> None:
 def test_the_probe_does_see_them_in_the_cli() -> None:
     """Guard against a probe that could never fail."""
     assert {"rich", "typer"} <= _imported("wfrun.cli")
+
+
+def _wfrun_modules(module: str) -> set[str]:
+    code = f"import sys, {module}; print(' '.join(m for m in sys.modules if m.startswith('wfrun')))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.split())
+
+
+@pytest.mark.parametrize("module", ["wfrun", "wfrun.spec", "wfrun.spec.expr"])
+def test_importing_the_api_or_the_language_leaves_the_engine_out(module: str) -> None:
+    """`import wfrun` is light: `wfrun validate` and plugins reading the spec pay for
+    the spec alone; the engine loads when `wfrun.run` is first used."""
+    loaded = _wfrun_modules(module)
+    assert module in loaded
+    assert not {m for m in loaded if m.startswith(("wfrun.engine", "wfrun.planner"))}
+
+
+def test_the_api_names_load_on_first_use() -> None:
+    loaded = _wfrun_modules("wfrun; wfrun.run")
+    assert "wfrun.engine.runner" in loaded
