@@ -417,8 +417,8 @@ def test_billion_laughs_is_refused_quickly() -> None:
     elapsed = time.perf_counter() - start
     assert errors == [
         (
-            "f.yaml:6:1",
-            "'f' expands to more than 100,000 values",
+            "f.yaml:7:1",
+            "'g' expands to more than 1,000,000 values",
             "are aliases (*name) repeated inside each other?",
         )
     ]
@@ -459,14 +459,14 @@ def test_nesting_by_aliases_is_refused_at_the_first_entry_too_deep() -> None:
     ]
 
 
-def test_a_file_over_one_mebibyte_is_refused(tmp_path: Path) -> None:
+def test_a_file_over_eight_mebibytes_is_refused(tmp_path: Path) -> None:
     flow = tmp_path / "flow.yaml"
-    flow.write_text("version: 1\n# " + "x" * (1024 * 1024) + "\n", encoding="utf-8")
+    flow.write_text("version: 1\n# " + "x" * (8 * 1024 * 1024) + "\n", encoding="utf-8")
     result = inspect_workflow(flow, environ={})
     assert result.diagnostics == [
         Diagnostic(
             Position(str(flow), 1, 1),
-            "file is 1,048,590 bytes, over the 1,048,576-byte limit",
+            "file is 8,388,622 bytes, over the 8,388,608-byte limit",
             "split the workflow up",
         )
     ]

@@ -7,12 +7,18 @@ data ourselves, recording each key's and value's position by its path.
 
 from __future__ import annotations
 
+import gc
 import re
 from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import yaml
+from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 from wfrun import constants as C
 from wfrun.errors import Diagnostic, Position, SpecError, brief
@@ -31,6 +37,12 @@ _SCALAR_TAGS = {
 _MAX_INT_CHARS = 100  # `1:2:3:...` is a YAML 1.1 base-60 int, built in quadratic time
 _LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 _NESTING_HINT = "a workflow needs only a few levels; look for an unclosed bracket"
+_NON_PRINTABLE = yaml.reader.Reader.NON_PRINTABLE  # what the pure-Python reader refuses
+LIBYAML = yaml.__with_libyaml__  # parse with libyaml where PyYAML was built with it
+# Where libyaml and PyYAML part ways, the pure-Python loader reads the file: characters
+# its reader refuses, tabs and a block scalar's `|#` (libyaml lets them through), a
+# byte-order mark past the start, and empty values (libyaml puts them elsewhere). tests/test_source_libyaml.py holds the two to one answer.
+_PURE_PYTHON_ONLY = re.compile(rf"{_NON_PRINTABLE.pattern}|\t|[|>][-+0-9]*#|(?s:.)\ufeff")
 
 
 class _LimitError(Exception):
@@ -43,27 +55,31 @@ class _LimitError(Exception):
         self.hint = hint
 
 
-class _Loader(yaml.SafeLoader):
-    """Our own loader class, so nothing we do touches PyYAML's global SafeLoader.
+class _DivergedError(Exception):
+    """libyaml read something whose position PyYAML gives differently."""
 
-    It also counts while it composes: PyYAML's composer recurses once per level (deep
-    nesting ends in RecursionError after seconds of scanning), an alias inside the node
-    it names makes a cyclic graph that nothing downstream can walk, and every value
-    costs tens of microseconds, so a document over the limits is refused at the node
-    that crosses them, not after all of it was read.
+
+class _Limits:
+    """Counts while composing, for either loader below.
+
+    PyYAML's composer recurses once per level (deep nesting ends in RecursionError
+    after seconds of scanning), an alias inside the node it names makes a cyclic graph
+    that nothing downstream can walk, and every value costs time, so a document over
+    the limits is refused at the node that crosses them, not after all of it was read.
     """
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._values = 0
-        self._enclosing: list[str | None] = []  # anchors of the collections being composed
-        self.aliases = 0  # none: the document is what was composed, so within the limits
+    aliases = 0  # none: the document is what was composed, so within the limits
+    _values = 0
+    _enclosing: list[str | None]  # anchors of the collections being composed
+
+    def _most_values(self) -> int:
+        return C.MAX_NODES
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[attr-defined]
         self._values += 1
-        if self._values > C.MAX_NODES:
-            msg = f"the document has more than {C.MAX_NODES:,} values"
+        if self._values > self._most_values():
+            msg = f"the document has more than {self._most_values():,} values"
             raise _LimitError(msg, event.start_mark, "split the workflow up")
         if isinstance(event, yaml.AliasEvent):
             self.aliases += 1
@@ -71,17 +87,91 @@ class _Loader(yaml.SafeLoader):
                 msg = f"alias *{brief(event.anchor)[1:-1]} is inside the value it names"
                 hint = "YAML allows such recursive values; a workflow cannot use them"
                 raise _LimitError(msg, event.start_mark, hint)
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)  # type: ignore[misc,no-any-return]
         if len(self._enclosing) > C.MAX_DEPTH:
             msg = f"the document is nested more than {C.MAX_DEPTH} levels deep"
             raise _LimitError(msg, event.start_mark, _NESTING_HINT)
         if isinstance(event, yaml.ScalarEvent):
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)  # type: ignore[misc,no-any-return]
         self._enclosing.append(event.anchor)
         try:
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)  # type: ignore[misc,no-any-return]
         finally:
             self._enclosing.pop()
+
+
+class _Loader(_Limits, yaml.SafeLoader):
+    """PyYAML's pure-Python loader, our own subclass: nothing we do touches the global
+    SafeLoader. Its reader rejects control characters as it is made."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._enclosing = []
+
+    def _most_values(self) -> int:
+        return min(C.MAX_NODES, C.MAX_NODES_PURE_PYTHON)  # bounds its time, as the other
+
+
+if yaml.__with_libyaml__:
+    from yaml._yaml import CParser
+
+    class _FastLoader(_Limits, Composer, CParser, SafeConstructor, Resolver):
+        """libyaml scans and parses (in C, several times faster); composing, limits and
+        construction stay the Python ones above, so positions and checks are the same."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            Composer.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+            self._enclosing = []
+
+        def peek_event(self) -> yaml.Event:
+            event = CParser.peek_event(self)
+            if isinstance(event, yaml.ScalarEvent):
+                if event.tag == "!":  # `! text`: PyYAML resolves it as if untagged
+                    event.implicit = (True, False)
+                elif (
+                    not event.value
+                    and not event.style  # plain: libyaml says "", PyYAML None
+                    and event.start_mark.index == event.end_mark.index
+                ):
+                    raise _DivergedError  # an empty value: its position is PyYAML's to say
+            return event
+
+
+def _compose(text: str) -> tuple[yaml.Node | None, _Limits]:
+    """The composed document and its loader. libyaml where it is installed; any
+    problem it finds is found again by the pure-Python loader, whose messages (and
+    reader checks) are the ones wfrun documents."""
+    if LIBYAML and not _PURE_PYTHON_ONLY.search(text):
+        fast = _FastLoader(text)
+        try:
+            return fast.get_single_node(), fast
+        except _LimitError:
+            raise
+        except (yaml.YAMLError, _DivergedError):
+            pass
+        finally:
+            fast.dispose()
+    loader = _Loader(text)  # raises ReaderError for a control character
+    try:
+        return loader.get_single_node(), loader
+    finally:
+        loader.dispose()
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Loading makes a million small objects and frees none: the collector's passes
+    over them were a fifth of a large file's load time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -192,12 +282,13 @@ def parse_yaml(text: str, file: str) -> Source:
     if size > C.MAX_FILE_BYTES:
         msg = f"file is {size:,} bytes, over the {C.MAX_FILE_BYTES:,}-byte limit"
         raise SpecError([Diagnostic(Position(file, 1, 1), msg, "split the workflow up")])
+    with _gc_paused():
+        return _parse(text, file)
+
+
+def _parse(text: str, file: str) -> Source:
     try:
-        loader = _Loader(text)  # the reader rejects control characters right here
-    except yaml.reader.ReaderError as exc:
-        raise SpecError([_reader_diagnostic(file, text, exc)]) from exc
-    try:
-        root = loader.get_single_node()
+        root, loader = _compose(text)
     except _LimitError as exc:
         raise SpecError([Diagnostic(_position(file, exc.mark), exc.message, exc.hint)]) from exc
     except yaml.MarkedYAMLError as exc:
@@ -209,8 +300,6 @@ def parse_yaml(text: str, file: str) -> Source:
     except RecursionError as exc:
         msg = "the document is nested too deeply"
         raise SpecError([Diagnostic(Position(file, 1, 1), msg, "flatten it")]) from exc
-    finally:
-        loader.dispose()
     if root is None:
         raise SpecError([Diagnostic(Position(file, 1, 1), "the file is empty")])
     too_big = _too_big(file, root, _expansion(root)) if loader.aliases else None
@@ -323,7 +412,7 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 class _Builder:
     """Turns a composed node tree into plain data, checking what PyYAML lets through."""
 
-    def __init__(self, file: str, loader: _Loader, text: str) -> None:
+    def __init__(self, file: str, loader: _Limits, text: str) -> None:
         self.file = file
         self.text = text
         self.loader = loader
