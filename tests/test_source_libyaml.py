@@ -76,7 +76,11 @@ def test_edge_cases_parse_the_same_with_libyaml(text: str) -> None:
     _same(text)
 
 
-_FUZZ = settings(max_examples=int(os.environ.get("WFRUN_FUZZ_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_FUZZ = settings(
+    max_examples=int(os.environ.get("WFRUN_FUZZ_EXAMPLES", "300")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 @_FUZZ
