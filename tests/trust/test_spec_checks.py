@@ -1,0 +1,115 @@
+"""Issue 12 items 5-8: spawns are checked, `${phases...}` and `if:` read only what exists
+and can hold what they compare, and `validate` checks paths it can see on disk.
+
+Every test goes through the real CLI (`wfrun_project`: in-process, real files)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+SPAWNER = """
+from wfrun.engine.api import Spawn, TurnResult
+
+
+def remember(ctx):
+    ctx.resources["notes"].set("learnt", "the port is 8080")
+    return "noted"
+
+
+def spawn(ctx):
+    request = ctx.params["request"]
+    return TurnResult(
+        output="spawning", done=True, spawn=[Spawn(request["template"], request["params"])]
+    )
+
+
+def follow(ctx):
+    return f"followed {dict(ctx.params)}"
+"""
+
+
+def _spawning_flow(template: str, params: dict[str, Any], may_spawn: str = "[retry]") -> str:
+    request = json.dumps({"template": template, "params": params})
+    return f"""
+        version: 1
+        params:
+          request: {request}
+        resources:
+          notes: {{type: memory}}
+        agents:
+          writer: {{type: python, requires: [notes], with: {{call: "agentmod:remember"}}}}
+          spawner: {{type: python, with: {{call: "agentmod:spawn"}}}}
+          follower: {{type: python, requires: [notes], with: {{call: "agentmod:follow"}}}}
+        phases:
+          learn: {{agents: [writer]}}
+          main: {{agents: [spawner], may_spawn: {may_spawn}}}
+        templates:
+          retry:
+            agents: [follower]
+            params: {{reason: flaky, tries: 2}}
+          other:
+            agents: [follower]
+        """
+
+
+def _record(project: Any) -> tuple[dict[str, Any], Path]:
+    runs = sorted((project.path / ".wfrun" / "runs").iterdir())
+    return json.loads((runs[-1] / "run.json").read_text()), runs[-1]
+
+
+def test_spawn_of_an_unknown_template_fails_the_turn_with_a_hint(wfrun_project):
+    project = wfrun_project({"flow.yaml": _spawning_flow("retyr", {}), "agentmod.py": SPAWNER})
+    result = project.run("run", "flow.yaml")
+    assert result.code == 1, result
+    record, _ = _record(project)
+    main = record["phases"]["main"]
+    assert main["status"] == "failed", record
+    assert "unknown template 'retyr'" in main["reason"], main
+    assert "did you mean 'retry'?" in main["reason"], main
+    assert not any(name.startswith("retyr") for name in record["phases"]), record
+
+
+def test_spawn_outside_may_spawn_fails_and_never_recreates_memory_empty(wfrun_project):
+    project = wfrun_project({"flow.yaml": _spawning_flow("other", {}), "agentmod.py": SPAWNER})
+    result = project.run("run", "flow.yaml")
+    assert result.code == 1, result
+    record, run_dir = _record(project)
+    main = record["phases"]["main"]
+    assert main["status"] == "failed", record
+    assert "'other', which is not in its `may_spawn`" in main["reason"], main
+    assert list(record["phases"]) == ["learn", "main"], record  # nothing spawned
+    saved = json.loads((run_dir / "memory" / "notes.json").read_text())
+    assert saved == {"learnt": "the port is 8080"}  # not re-created as {}
+
+
+def test_spawn_with_an_unknown_param_fails_with_did_you_mean(wfrun_project):
+    flow = _spawning_flow("retry", {"reasn": "timeout"})
+    project = wfrun_project({"flow.yaml": flow, "agentmod.py": SPAWNER})
+    result = project.run("run", "flow.yaml")
+    assert result.code == 1, result
+    record, _ = _record(project)
+    reason = record["phases"]["main"]["reason"]
+    assert "unknown param 'reasn'" in reason, reason
+    assert "did you mean 'reason'?" in reason, reason
+    assert list(record["phases"]) == ["learn", "main"], record
+
+
+def test_spawn_param_is_typed_like_its_default(wfrun_project):
+    flow = _spawning_flow("retry", {"tries": "many"})
+    project = wfrun_project({"flow.yaml": flow, "agentmod.py": SPAWNER})
+    result = project.run("run", "flow.yaml")
+    assert result.code == 1, result
+    record, _ = _record(project)
+    reason = record["phases"]["main"]["reason"]
+    assert "param 'tries' should be a whole number, like its default 2" in reason, reason
+
+
+def test_declared_spawn_with_good_params_runs(wfrun_project):
+    flow = _spawning_flow("retry", {"reason": "timeout", "tries": 3})
+    project = wfrun_project({"flow.yaml": flow, "agentmod.py": SPAWNER})
+    result = project.run("run", "flow.yaml")
+    assert result.code == 0, result
+    record, _ = _record(project)
+    assert record["phases"]["retry-1"]["status"] == "succeeded", record
