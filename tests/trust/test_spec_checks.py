@@ -113,3 +113,56 @@ def test_declared_spawn_with_good_params_runs(wfrun_project):
     assert result.code == 0, result
     record, _ = _record(project)
     assert record["phases"]["retry-1"]["status"] == "succeeded", record
+
+
+def test_phase_output_in_with_must_come_from_a_phase_that_runs_before(wfrun_project):
+    project = wfrun_project(
+        {
+            "flow.yaml": """
+            version: 1
+            agents:
+              report: {type: shell, with: {run: [echo, "${phases.build.output}"]}}
+              make: {type: shell, with: {run: [echo, built]}}
+            phases:
+              early: {agents: [report]}
+              build: {agents: [make]}
+              late: {agents: [report]}
+            """
+        }
+    )
+    result = project.run("validate", "flow.yaml")
+    result.assert_invalid()
+    assert (
+        "flow.yaml:3:45: error: phase 'early' uses agent 'report', whose "
+        "${phases.build.output} reads phase 'build', which runs after it"
+    ) in result.out + result.err, result
+    assert "move 'build' up" in result.out + result.err, result
+    assert "'late'" not in result.out + result.err, result  # late runs after build: fine
+
+
+def test_phase_output_in_with_needs_the_phase_in_a_graph(wfrun_project):
+    project = wfrun_project(
+        {
+            "flow.yaml": """
+            version: 1
+            execution: graph
+            agents:
+              report: {type: shell, with: {run: [echo, "${phases.build.output}"]}}
+              make: {type: shell, with: {run: [echo, built]}}
+            phases:
+              build: {agents: [make]}
+              test: {agents: [make], needs: [build]}
+              ship: {agents: [report], needs: [test]}
+              lint: {agents: [report]}
+            """
+        }
+    )
+    result = project.run("validate", "flow.yaml")
+    result.assert_invalid()
+    text = result.out + result.err
+    assert (
+        "flow.yaml:4:45: error: phase 'lint' uses agent 'report', whose "
+        "${phases.build.output} reads phase 'build', which 'lint' does not need"
+    ) in text, result
+    assert "add 'build' to the `needs` of 'lint'" in text, result
+    assert "phase 'ship'" not in text, result  # needs build through test

@@ -351,23 +351,46 @@ class _Checker:
                 self._add(where, message, "it is resolved when the resource or agent starts")
                 continue
             if ref.namespace == "phases":
-                self._phase_reference(where, ref, section)
+                if self._phase_reference(where, ref, section):
+                    self._read_before(where, ref, str(owner), phases)
                 continue
             self._resource_reference(where, ref, str(section), str(owner), resources, agents)
 
-    def _phase_reference(self, where: Position, ref: Reference, section: PathKey | str) -> None:
+    def _phase_reference(self, where: Position, ref: Reference, section: PathKey | str) -> bool:
+        """True if `ref` names a field of a declared phase, from an agent's `with:`."""
         if section == "resources":
             message = f"{ref.text}: resources start before phases finish"
             self._add(where, message, "read phase outputs from an agent's `with:`")
-            return
+            return False
         if len(ref.parts) != 2 or ref.parts[1] not in PHASE_FIELDS:
             self._add(
                 where, f"{ref.text} is not a phase field", f"fields: {', '.join(PHASE_FIELDS)}"
             )
-            return
+            return False
         if ref.parts[0] not in self.declared["phases"]:
             hint = suggest(ref.parts[0], self.names["phases"]) or _declared("phases", self.names)
             self._add(where, f"{ref.text} names unknown phase {brief(ref.parts[0])}", hint)
+            return False
+        return True
+
+    def _read_before(
+        self, where: Position, ref: Reference, agent: str, phases: Mapping[str, PhaseDoc]
+    ) -> None:
+        """An agent's `with:` is rendered in every phase that uses it: each of those must
+        run after the phase it reads, by the same rule as `if:`."""
+        other = ref.parts[0]
+        for phase, doc in phases.items():
+            if agent not in doc.agents or self.full:
+                continue
+            use = f"phase {brief(phase)} uses agent {brief(agent)}, whose {ref.text}"
+            if self.execution == "sequential" and self.order[other] >= self.order[phase]:
+                message = f"{use} reads phase {brief(other)}, which runs after it"
+                hint = f"a phase can only read phases listed before it; move {brief(other)} up"
+                self._add(where, message, hint)
+            elif self.execution == "graph" and not self._needs("phases", phases).of(phase, other):
+                message = f"{use} reads phase {brief(other)}, which {brief(phase)} does not need"
+                hint = f"add {brief(other)} to the `needs` of {brief(phase)}, so it has finished"
+                self._add(where, message, hint)
 
     def _resource_reference(
         self,
