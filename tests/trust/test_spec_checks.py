@@ -166,3 +166,86 @@ def test_phase_output_in_with_needs_the_phase_in_a_graph(wfrun_project):
     ) in text, result
     assert "add 'build' to the `needs` of 'lint'" in text, result
     assert "phase 'ship'" not in text, result  # needs build through test
+
+
+def test_if_status_literal_must_be_a_status(wfrun_project):
+    project = wfrun_project(
+        {
+            "flow.yaml": """
+            version: 1
+            agents:
+              a: {type: shell, with: {run: [echo, hi]}}
+            phases:
+              build: {agents: [a]}
+              notify: {agents: [a], if: "phases.build.status == 'success'"}
+            """
+        }
+    )
+    result = project.run("validate", "flow.yaml")
+    result.assert_invalid()
+    text = result.out + result.err
+    assert "flow.yaml:6:53: error: if: phases.build.status is never 'success'" in text, result
+    assert "did you mean 'succeeded'?" in text, result
+
+
+def test_if_boolean_field_compared_with_text_is_an_error(wfrun_project):
+    project = wfrun_project(
+        {
+            "flow.yaml": """
+            version: 1
+            agents:
+              a: {type: shell, with: {run: [echo, hi]}}
+            phases:
+              build: {agents: [a]}
+              notify: {agents: [a], if: "phases.build.success == 'yes'"}
+            """
+        }
+    )
+    result = project.run("validate", "flow.yaml")
+    result.assert_invalid()
+    text = result.out + result.err
+    assert "if: phases.build.success is true or false, never 'yes'" in text, result
+
+
+def test_if_param_compared_with_another_type_is_an_error(wfrun_project):
+    project = wfrun_project(
+        {
+            "flow.yaml": """
+            version: 1
+            params: {level: high}
+            agents:
+              a: {type: shell, with: {run: [echo, hi]}}
+            phases:
+              build: {agents: [a], if: "params.level >= 2"}
+            """
+        }
+    )
+    result = project.run("validate", "flow.yaml")
+    result.assert_invalid()
+    text = result.out + result.err
+    assert (
+        "flow.yaml:6:45: error: if: params.level is a string ('high'), compared with a number 2"
+    ) in text, result
+    assert "hint: compare with a string or make the default a number" in text, result
+
+
+def test_if_that_cannot_be_evaluated_fails_the_phase_and_the_run(wfrun_project):
+    project = wfrun_project(
+        {
+            "flow.yaml": """
+            version: 1
+            agents:
+              a: {type: shell, with: {run: [echo, hi]}}
+            phases:
+              build: {agents: [a]}
+              gate: {agents: [a], if: "phases.build.output > 2"}
+            """
+        }
+    )
+    project.run("validate", "flow.yaml").assert_success()
+    result = project.run("run", "flow.yaml")
+    assert result.code == 1, result
+    record, _ = _record(project)
+    gate = record["phases"]["gate"]
+    assert gate["status"] == "error", record
+    assert "could not be evaluated" in gate["reason"], gate

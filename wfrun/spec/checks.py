@@ -18,11 +18,13 @@ from wfrun.errors import Diagnostic, Position, Severity, brief, clip
 from wfrun.registry import Kind, Registry
 from wfrun.spec import expr
 from wfrun.spec.document import AgentDoc, PhaseDoc, ResourceDoc, TemplateDoc
-from wfrun.spec.interpolate import PLACEHOLDER, Reference
+from wfrun.spec.interpolate import PLACEHOLDER, Reference, format_value
 from wfrun.spec.locate import diagnostics_from, listing, suggest
 from wfrun.spec.source import PathKey, Source
 
 PHASE_FIELDS = ("output", "success", "failed", "skipped", "status")
+PHASE_STATUSES = ("succeeded", "failed", "skipped", "timeout", "error", "cancelled")
+BOOLEAN_FIELDS = ("success", "failed", "skipped")
 IF_NAMESPACES = ("phases", "params", "env")
 
 
@@ -236,9 +238,13 @@ class _Checker:
                     self._add(where, f"if: {exc}", exc.hint)
                     continue
                 own = entry.params if isinstance(entry, TemplateDoc) else {}
+                params = {**self.params, **own}
+                before = len(self.found)
                 for ref in expr.names(tree):
-                    params = {**self.params, **own}
                     self._condition_name(path, entry.if_, name, section, ref, params, phases)
+                if len(self.found) == before:  # names are sound: do the values fit them?
+                    for comparison in expr.comparisons(tree):
+                        self._compared(path, entry.if_, comparison, params)
 
     def _in_condition(self, path: PathKey, text: object, offset: int) -> Position:
         """Character `offset` of the `if:` text, if that is what the file holds; where a
@@ -325,6 +331,26 @@ class _Checker:
         elif self.execution == "graph" and not self._needs("phases", phases).of(phase, other):
             message = f"if: phase {brief(phase)} reads phase {brief(other)} but does not need it"
             self._add(where, message, f"add {brief(other)} to its `needs`, so it has finished")
+
+    def _compared(
+        self, path: PathKey, text: str, node: expr.Compare, params: Mapping[str, Any]
+    ) -> None:
+        """A literal compared with a name must be something the name can hold:
+        `status == 'success'` and `params.level >= 2` (a string) are never true."""
+        pairs: list[tuple[expr.Name, expr.Literal]] = []
+        left, right = node.left, node.right
+        membership = node.op in ("in", "not in")
+        if isinstance(left, expr.Name) and isinstance(right, expr.Literal) and not membership:
+            pairs.append((left, right))
+        elif isinstance(left, expr.Literal) and isinstance(right, expr.Name) and not membership:
+            pairs.append((right, left))
+        elif isinstance(left, expr.Name) and isinstance(right, expr.ListLit) and membership:
+            pairs += [(left, i) for i in right.items if isinstance(i, expr.Literal)]
+        for name, literal in pairs:
+            problem = _misfit(name, literal.value, params)
+            if problem is not None:
+                where = self._in_condition(path, text, literal.offset)
+                self._add(where, f"if: {problem[0]}", problem[1])
 
     def _needs(self, section: str, entries: Mapping[str, PhaseDoc | ResourceDoc]) -> Needed:
         if section not in self._needed:
@@ -474,6 +500,45 @@ def _kind(value: Any) -> str:
     if isinstance(value, bool):
         return "boolean"
     return {str: "string", int: "number", float: "number", list: "list"}.get(type(value), "value")
+
+
+def _misfit(name: expr.Name, value: Any, params: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(message, hint) if `name` can never hold a value like the literal `value`."""
+    head, parts, shown = name.parts[0], name.parts[1:], _literal(value)
+    dotted = clip(name.dotted)
+    if head == "phases" and parts[-1] in BOOLEAN_FIELDS and not isinstance(value, bool):
+        return (
+            f"{dotted} is true or false, never {shown}",
+            f"compare with true or false, or write {dotted} alone",
+        )
+    if head == "phases" and parts[-1] == "status" and value not in PHASE_STATUSES:
+        hint = (suggest(value, PHASE_STATUSES) if isinstance(value, str) else "") or (
+            f"statuses: {', '.join(PHASE_STATUSES)}"
+        )
+        return f"{dotted} is never {shown}", hint
+    if head == "env" and isinstance(value, int | float):  # a bool is an int too
+        return (
+            f"{dotted} is text (or null when unset), compared with a {_kind(value)} {shown}",
+            f"compare with text: '{format_value(value)}'",
+        )
+    if head == "params":
+        default: Any = params
+        for part in parts:
+            default = default[part]
+        have, want = _kind(default), _kind(value)
+        if "value" not in (have, want) and have != want:
+            return (
+                f"{dotted} is a {have} ({clip(_literal(default))}), compared with a {want} {shown}",
+                f"compare with a {have} or make the default a {want}",
+            )
+    return None
+
+
+def _literal(value: Any) -> str:
+    """A value as an `if:` expression spells it."""
+    if isinstance(value, str):
+        return repr(value) if "'" not in value else f'"{value}"'
+    return format_value(value) if value is not None else "null"
 
 
 def _is_run_time(source: Source, path: PathKey) -> bool:
