@@ -249,3 +249,94 @@ def test_if_that_cannot_be_evaluated_fails_the_phase_and_the_run(wfrun_project):
     gate = record["phases"]["gate"]
     assert gate["status"] == "error", record
     assert "could not be evaluated" in gate["reason"], gate
+
+
+def test_validate_reports_a_missing_copy_source_at_its_position(wfrun_project):
+    project = wfrun_project(
+        {
+            "flow.yaml": """
+            version: 1
+            resources:
+              ws: {type: workspace, with: {copy: [app/, srcc]}}
+            agents:
+              a: {type: shell, requires: [ws], with: {run: [ls]}}
+            phases:
+              p: {agents: [a]}
+            """,
+            "app/main.py": "print('hi')\n",
+            "src/lib.py": "x = 1\n",
+        }
+    )
+    result = project.run("validate", "flow.yaml")
+    result.assert_invalid()
+    text = result.out + result.err
+    assert "flow.yaml:3:45: error: 'srcc' does not exist (looked for " in text, result
+    assert "hint: did you mean 'src'?" in text, result
+    assert "'app/'" not in text, result
+
+
+def test_validate_reports_a_missing_replay_script(wfrun_project):
+    project = wfrun_project(
+        {
+            "flow.yaml": """
+            version: 1
+            resources:
+              llm: {type: model, with: {provider: replay, script: answers.yml}}
+            agents:
+              a: {type: shell, requires: [llm], with: {run: [ls]}}
+            phases:
+              p: {agents: [a]}
+            """,
+            "answers.yaml": "- hello\n",
+        }
+    )
+    result = project.run("validate", "flow.yaml")
+    result.assert_invalid()
+    text = result.out + result.err
+    assert "flow.yaml:3:55: error: 'answers.yml' does not exist" in text, result
+    assert "did you mean 'answers.yaml'?" in text, result
+
+
+def test_validate_reports_a_python_call_target_missing_from_its_module(wfrun_project):
+    project = wfrun_project(
+        {
+            "flow.yaml": """
+            version: 1
+            agents:
+              a: {type: python, with: {call: "fixers:aply"}}
+              b: {type: python, with: {call: "nosuchmodule_wfrun:act"}}
+            phases:
+              p: {agents: [a, b]}
+            """,
+            "fixers.py": "import os\n\n\ndef apply(ctx):\n    return os.getcwd()\n",
+        }
+    )
+    result = project.run("validate", "flow.yaml")
+    result.assert_invalid()
+    text = result.out + result.err
+    assert "flow.yaml:3:34: error: module 'fixers' (fixers.py) has no 'aply'" in text, result
+    assert "did you mean 'apply'?" in text, result
+    assert (
+        "flow.yaml:4:34: error: no module 'nosuchmodule_wfrun' beside the workflow or installed"
+    ) in text, result
+
+
+def test_a_path_made_at_run_time_is_a_warning_not_an_error(wfrun_project):
+    project = wfrun_project(
+        {
+            "flow.yaml": """
+            version: 1
+            resources:
+              base: {type: workspace}
+              ws: {type: workspace, needs: [base], with: {copy: ["${resources.base.path}/x"]}}
+            agents:
+              a: {type: shell, requires: [ws], with: {run: [ls]}}
+            phases:
+              p: {agents: [a]}
+            """
+        }
+    )
+    result = project.run("validate", "flow.yaml")
+    assert result.code == 0, result
+    text = result.out + result.err
+    assert "flow.yaml:4:54: warning: ${resources.base.path}/x is made at run time" in text, result

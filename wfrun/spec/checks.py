@@ -8,14 +8,16 @@ only names that will exist, and run-time placeholders must name real things.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Union, cast, get_args, get_origin
 
 import networkx as nx
 from pydantic import BaseModel, ValidationError
 
 from wfrun import constants as C
 from wfrun.errors import Diagnostic, Position, Severity, brief, clip
-from wfrun.registry import Kind, Registry
+from wfrun.registry import Kind, OnDisk, Registry
 from wfrun.spec import expr
 from wfrun.spec.document import AgentDoc, PhaseDoc, ResourceDoc, TemplateDoc
 from wfrun.spec.interpolate import PLACEHOLDER, Reference, format_value
@@ -37,9 +39,12 @@ def check(
     execution: str,
     references: Iterable[Reference],
     registry: Registry,
+    base_dir: Path | None = None,
 ) -> list[Diagnostic]:
-    """Every semantic problem in the (structurally checked) sections of a workflow."""
+    """Every semantic problem in the (structurally checked) sections of a workflow;
+    with `base_dir`, also what the types' `with:` name on disk (see `OnDisk`)."""
     checker = _Checker(source, names, params, execution, registry)
+    checker.base_dir = base_dir
     resources = cast("Mapping[str, ResourceDoc]", docs["resources"])
     agents = cast("Mapping[str, AgentDoc]", docs["agents"])
     phases = cast("Mapping[str, PhaseDoc]", docs["phases"])
@@ -76,6 +81,7 @@ class _Checker:
         self.declared = {section: set(declared) for section, declared in names.items()}
         self.order = {name: i for i, name in enumerate(names.get("phases", []))}
         self._needed: dict[str, Needed] = {}  # by section, built on first use
+        self.base_dir: Path | None = None  # the workflow's folder: check paths on disk
 
     @property
     def full(self) -> bool:
@@ -112,6 +118,7 @@ class _Checker:
             return
         try:
             spec.config.model_validate(doc.with_)
+            self._on_disk(spec.config, doc.with_, (section, name, "with"))
         except ValidationError as exc:
             self.found += diagnostics_from(
                 exc,
@@ -127,6 +134,47 @@ class _Checker:
             where = self.source.at((section, name, "with"), key=True)
             message = f"the {kind} type {brief(type_name)} cannot check `with:`: nested too deeply"
             self._add(where, message, "simplify the settings (a regex with fewer groups?)")
+
+    def _on_disk(self, model: type[BaseModel], data: Any, path: PathKey) -> None:
+        """Check the values of `data` that `model` marks as naming something on disk."""
+        if self.base_dir is None or not isinstance(data, Mapping):
+            return
+        for field_name, info in model.model_fields.items():
+            key = info.alias or field_name
+            if key in data:
+                self._marked(info.annotation, tuple(info.metadata), data[key], (*path, key))
+
+    def _marked(
+        self, annotation: Any, metadata: tuple[Any, ...], value: Any, path: PathKey
+    ) -> None:
+        for marker in metadata:
+            if isinstance(marker, OnDisk) and isinstance(value, str) and not self.full:
+                self._exists(marker, value, path)
+        origin, args = get_origin(annotation), get_args(annotation)
+        if origin is Annotated:
+            self._marked(args[0], args[1:], value, path)
+        elif origin in (list, tuple) and isinstance(value, list) and args:
+            for i, item in enumerate(value):
+                self._marked(args[0], (), item, (*path, i))
+        elif origin in (Union, UnionType):
+            for arg in args:
+                self._marked(arg, (), value, path)
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            self._on_disk(annotation, value, path)
+
+    def _exists(self, marker: OnDisk, value: str, path: PathKey) -> None:
+        if self.base_dir is None:
+            return
+        where = self.source.at(path)
+        if _is_run_time(self.source, path):
+            message = (
+                f"{clip(value)} is made at run time, so validate cannot check the {marker.what}"
+            )
+            self._add(where, message, "", "warning")
+            return
+        problem = marker.problem(value, self.base_dir)
+        if problem is not None:
+            self._add(where, problem[0], problem[1])
 
     def resources(self, resources: Mapping[str, ResourceDoc]) -> None:
         for name, resource in resources.items():
