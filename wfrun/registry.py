@@ -41,6 +41,23 @@ class PluginError(WfrunError):
     """A plugin could not be loaded, or registered something malformed."""
 
 
+class OnDisk:
+    """Marks a `with:` field (`Annotated[str, marker]`) as naming something on disk.
+
+    `validate` asks each marked value it finds (in lists and nested models too) for its
+    `problem` and reports it at the value, so a type declares what it reads from the
+    workflow's folder once, in its config model, and no checker knows about the type.
+    A value made at run time (`${resources...}`, `${phases...}`) cannot be checked:
+    that is a warning.
+    """
+
+    what = "path"  # for the run-time warning: "... so validate cannot check the path"
+
+    def problem(self, value: str, base_dir: Path) -> tuple[str, str] | None:
+        """(message, hint) if `value` is not there, relative to `base_dir`; else None."""
+        raise NotImplementedError
+
+
 @dataclass(frozen=True, kw_only=True)
 class TypeSpec:
     """One resource or agent type.

@@ -28,7 +28,7 @@ agents:
   leaky: {type: act, with: {fail: true, say: "failed holding ${env.WF_TOKEN}"}}
 phases:
   use: {agents: [user]}
-  spawn: {agents: [spawner]}
+  spawn: {agents: [spawner], may_spawn: [echo]}
   leak: {agents: [leaky]}
 templates:
   echo:

@@ -43,6 +43,8 @@ class Memory:
         self.path = ctx.run_dir / "memory" / f"{ctx.name}.json"
         self._lock = threading.RLock()
         self._data: dict[str, Any] = json.loads(json.dumps(config.initial))
+        if self.path.is_file():  # started again in this run (re-acquired): keep what it held
+            self._data = json.loads(self.path.read_text(encoding="utf-8"))
 
     def start(self) -> Mapping[str, Any]:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
 from wfrun.builtins.chat import ChatModel, ChatReply, Message
-from wfrun.builtins.config import Config
+from wfrun.builtins.config import Config, ExistingPath
 from wfrun.builtins.errors import ModelError
 from wfrun.builtins.openai_api import OpenAIClient
 from wfrun.builtins.replay import ReplayScript
@@ -23,7 +23,9 @@ class ModelConfig(Config):
     model: str = Field("", description="model name sent to the API")
     base_url: str | None = Field(None, description="e.g. http://127.0.0.1:8000/v1")
     api_key: SecretStr | None = Field(None, description="use ${env.NAME}; never logged")
-    script: str | None = Field(None, description="replay: YAML or JSONL file of answers")
+    script: Annotated[str | None, ExistingPath()] = Field(
+        None, description="replay: YAML or JSONL file of answers"
+    )
     temperature: float | None = Field(None, ge=0, le=2)
     max_tokens: int | None = Field(None, gt=0)
     timeout: float = Field(60.0, gt=0, description="seconds per request")

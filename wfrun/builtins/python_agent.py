@@ -6,12 +6,12 @@ import difflib
 import inspect
 import re
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 from pydantic import Field, field_validator
 
 from wfrun.builtins import imports
-from wfrun.builtins.config import Config
+from wfrun.builtins.config import CallTarget, Config
 from wfrun.builtins.errors import AgentSetupError
 from wfrun.engine.api import AgentContext, TurnContext, TurnResult
 from wfrun.registry import TypeSpec
@@ -23,7 +23,7 @@ CALL_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$"
 class PythonConfig(Config):
     """`module:function(ctx)` or `module:Class` with `act(ctx)`, found beside the workflow."""
 
-    call: str = Field(description="module:function or module:Class")
+    call: Annotated[str, CallTarget()] = Field(description="module:function or module:Class")
     args: dict[str, Any] = Field(
         default_factory=dict,
         description="function(ctx, args) if it takes two parameters; Class(**args)",

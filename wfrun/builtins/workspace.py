@@ -10,11 +10,11 @@ import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field
 
-from wfrun.builtins.config import Config
+from wfrun.builtins.config import Config, ExistingPath
 from wfrun.builtins.errors import WorkspaceError
 from wfrun.engine.api import ResourceContext
 from wfrun.registry import TypeSpec
@@ -35,7 +35,7 @@ GIT_OPTIONS = ["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"]
 class WorkspaceConfig(Config):
     """A temp dir, removed on stop unless `keep`."""
 
-    copy_: list[str] = Field(
+    copy_: list[Annotated[str, ExistingPath()]] = Field(
         default_factory=list,
         alias="copy",
         description="files or folders, relative to the workflow file",

@@ -262,7 +262,8 @@ class Scheduler:
             return upstream_ok, why
         try:
             holds = bool(expr.evaluate(condition, self._lookup))
-        except expr.ExpressionError as exc:
+        except expr.ExpressionError as exc:  # a failure of the phase, never a quiet skip
+            run.status = "error"
             return False, f"if: {run.spec.condition_text} could not be evaluated: {exc}"
         explicit = any(
             name.parts[0] == "phases" and name.parts[-1] in _FAILURE_FIELDS
@@ -361,6 +362,12 @@ class Scheduler:
 
     def _skip(self, run: PhaseRun, reason: str) -> None:
         """Skip `run`; its dependents become ready and are decided in the same pass."""
+        if run.status == "error":  # its `if:` could not be evaluated: it fails instead
+            run.reason, run.started, self.failed_any = reason, time.monotonic(), True
+            self._finished(run)
+            self.pool.release(self.ledger.finished(run.name).resources)
+            self._resolve_dependents(run)
+            return
         run.status, run.reason = "skipped", reason
         self.emit(ev.PhaseSkipped, phase=run.name, reason=reason)
         self.pool.release(self.ledger.skipped(run.name).resources)

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from wfrun.engine import events as ev
+from wfrun.engine import spawning
 from wfrun.engine.api import AgentContext, Spawn, TurnContext, TurnResult, as_result
 from wfrun.engine.flags import LazyEvent
 from wfrun.engine.pool import ResourcePool
@@ -180,7 +181,6 @@ class TurnRunner:
                 _fail(run, "error", f"agent {agent_name!r} raised {type(exc).__name__}: {exc}")
                 return
             history.append(last)
-            run.spawns.extend(last.spawn)
             emit(
                 ev.AgentOutput,
                 phase=run.name,
@@ -191,6 +191,12 @@ class TurnRunner:
                 done=last.done,
                 usage=dict(last.usage),
             )
+            refused = spawning.refusal(self.workflow, run.spec, run.name, last.spawn)
+            if refused:  # the turn fails: nothing it asked for is spawned
+                run.spawns.clear()
+                _fail(run, "failed", f"agent {agent_name!r}: {refused}")
+                return
+            run.spawns.extend(last.spawn)
             previous = last.output
             if last.done:
                 break

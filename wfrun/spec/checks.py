@@ -8,21 +8,25 @@ only names that will exist, and run-time placeholders must name real things.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from pathlib import Path
+from types import UnionType
+from typing import Annotated, Any, Union, cast, get_args, get_origin
 
 import networkx as nx
 from pydantic import BaseModel, ValidationError
 
 from wfrun import constants as C
 from wfrun.errors import Diagnostic, Position, Severity, brief, clip
-from wfrun.registry import Kind, Registry
+from wfrun.registry import Kind, OnDisk, Registry
 from wfrun.spec import expr
 from wfrun.spec.document import AgentDoc, PhaseDoc, ResourceDoc, TemplateDoc
-from wfrun.spec.interpolate import PLACEHOLDER, Reference
+from wfrun.spec.interpolate import PLACEHOLDER, Reference, format_value
 from wfrun.spec.locate import diagnostics_from, listing, suggest
 from wfrun.spec.source import PathKey, Source
 
 PHASE_FIELDS = ("output", "success", "failed", "skipped", "status")
+PHASE_STATUSES = ("succeeded", "failed", "skipped", "timeout", "error", "cancelled")
+BOOLEAN_FIELDS = ("success", "failed", "skipped")
 IF_NAMESPACES = ("phases", "params", "env")
 
 
@@ -35,9 +39,12 @@ def check(
     execution: str,
     references: Iterable[Reference],
     registry: Registry,
+    base_dir: Path | None = None,
 ) -> list[Diagnostic]:
-    """Every semantic problem in the (structurally checked) sections of a workflow."""
+    """Every semantic problem in the (structurally checked) sections of a workflow;
+    with `base_dir`, also what the types' `with:` name on disk (see `OnDisk`)."""
     checker = _Checker(source, names, params, execution, registry)
+    checker.base_dir = base_dir
     resources = cast("Mapping[str, ResourceDoc]", docs["resources"])
     agents = cast("Mapping[str, AgentDoc]", docs["agents"])
     phases = cast("Mapping[str, PhaseDoc]", docs["phases"])
@@ -74,6 +81,7 @@ class _Checker:
         self.declared = {section: set(declared) for section, declared in names.items()}
         self.order = {name: i for i, name in enumerate(names.get("phases", []))}
         self._needed: dict[str, Needed] = {}  # by section, built on first use
+        self.base_dir: Path | None = None  # the workflow's folder: check paths on disk
 
     @property
     def full(self) -> bool:
@@ -110,6 +118,7 @@ class _Checker:
             return
         try:
             spec.config.model_validate(doc.with_)
+            self._on_disk(spec.config, doc.with_, (section, name, "with"))
         except ValidationError as exc:
             self.found += diagnostics_from(
                 exc,
@@ -125,6 +134,47 @@ class _Checker:
             where = self.source.at((section, name, "with"), key=True)
             message = f"the {kind} type {brief(type_name)} cannot check `with:`: nested too deeply"
             self._add(where, message, "simplify the settings (a regex with fewer groups?)")
+
+    def _on_disk(self, model: type[BaseModel], data: Any, path: PathKey) -> None:
+        """Check the values of `data` that `model` marks as naming something on disk."""
+        if self.base_dir is None or not isinstance(data, Mapping):
+            return
+        for field_name, info in model.model_fields.items():
+            key = info.alias or field_name
+            if key in data:
+                self._marked(info.annotation, tuple(info.metadata), data[key], (*path, key))
+
+    def _marked(
+        self, annotation: Any, metadata: tuple[Any, ...], value: Any, path: PathKey
+    ) -> None:
+        for marker in metadata:
+            if isinstance(marker, OnDisk) and isinstance(value, str) and not self.full:
+                self._exists(marker, value, path)
+        origin, args = get_origin(annotation), get_args(annotation)
+        if origin is Annotated:
+            self._marked(args[0], args[1:], value, path)
+        elif origin in (list, tuple) and isinstance(value, list) and args:
+            for i, item in enumerate(value):
+                self._marked(args[0], (), item, (*path, i))
+        elif origin in (Union, UnionType):
+            for arg in args:
+                self._marked(arg, (), value, path)
+        elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            self._on_disk(annotation, value, path)
+
+    def _exists(self, marker: OnDisk, value: str, path: PathKey) -> None:
+        if self.base_dir is None:
+            return
+        where = self.source.at(path)
+        if _is_run_time(self.source, path):
+            message = (
+                f"{clip(value)} is made at run time, so validate cannot check the {marker.what}"
+            )
+            self._add(where, message, "", "warning")
+            return
+        problem = marker.problem(value, self.base_dir)
+        if problem is not None:
+            self._add(where, problem[0], problem[1])
 
     def resources(self, resources: Mapping[str, ResourceDoc]) -> None:
         for name, resource in resources.items():
@@ -236,9 +286,13 @@ class _Checker:
                     self._add(where, f"if: {exc}", exc.hint)
                     continue
                 own = entry.params if isinstance(entry, TemplateDoc) else {}
+                params = {**self.params, **own}
+                before = len(self.found)
                 for ref in expr.names(tree):
-                    params = {**self.params, **own}
                     self._condition_name(path, entry.if_, name, section, ref, params, phases)
+                if len(self.found) == before:  # names are sound: do the values fit them?
+                    for comparison in expr.comparisons(tree):
+                        self._compared(path, entry.if_, comparison, params)
 
     def _in_condition(self, path: PathKey, text: object, offset: int) -> Position:
         """Character `offset` of the `if:` text, if that is what the file holds; where a
@@ -326,6 +380,26 @@ class _Checker:
             message = f"if: phase {brief(phase)} reads phase {brief(other)} but does not need it"
             self._add(where, message, f"add {brief(other)} to its `needs`, so it has finished")
 
+    def _compared(
+        self, path: PathKey, text: str, node: expr.Compare, params: Mapping[str, Any]
+    ) -> None:
+        """A literal compared with a name must be something the name can hold:
+        `status == 'success'` and `params.level >= 2` (a string) are never true."""
+        pairs: list[tuple[expr.Name, expr.Literal]] = []
+        left, right = node.left, node.right
+        membership = node.op in ("in", "not in")
+        if isinstance(left, expr.Name) and isinstance(right, expr.Literal) and not membership:
+            pairs.append((left, right))
+        elif isinstance(left, expr.Literal) and isinstance(right, expr.Name) and not membership:
+            pairs.append((right, left))
+        elif isinstance(left, expr.Name) and isinstance(right, expr.ListLit) and membership:
+            pairs += [(left, i) for i in right.items if isinstance(i, expr.Literal)]
+        for name, literal in pairs:
+            problem = _misfit(name, literal.value, params)
+            if problem is not None:
+                where = self._in_condition(path, text, literal.offset)
+                self._add(where, f"if: {problem[0]}", problem[1])
+
     def _needs(self, section: str, entries: Mapping[str, PhaseDoc | ResourceDoc]) -> Needed:
         if section not in self._needed:
             self._needed[section] = Needed({name: e.needs for name, e in entries.items()})
@@ -351,23 +425,46 @@ class _Checker:
                 self._add(where, message, "it is resolved when the resource or agent starts")
                 continue
             if ref.namespace == "phases":
-                self._phase_reference(where, ref, section)
+                if self._phase_reference(where, ref, section):
+                    self._read_before(where, ref, str(owner), phases)
                 continue
             self._resource_reference(where, ref, str(section), str(owner), resources, agents)
 
-    def _phase_reference(self, where: Position, ref: Reference, section: PathKey | str) -> None:
+    def _phase_reference(self, where: Position, ref: Reference, section: PathKey | str) -> bool:
+        """True if `ref` names a field of a declared phase, from an agent's `with:`."""
         if section == "resources":
             message = f"{ref.text}: resources start before phases finish"
             self._add(where, message, "read phase outputs from an agent's `with:`")
-            return
+            return False
         if len(ref.parts) != 2 or ref.parts[1] not in PHASE_FIELDS:
             self._add(
                 where, f"{ref.text} is not a phase field", f"fields: {', '.join(PHASE_FIELDS)}"
             )
-            return
+            return False
         if ref.parts[0] not in self.declared["phases"]:
             hint = suggest(ref.parts[0], self.names["phases"]) or _declared("phases", self.names)
             self._add(where, f"{ref.text} names unknown phase {brief(ref.parts[0])}", hint)
+            return False
+        return True
+
+    def _read_before(
+        self, where: Position, ref: Reference, agent: str, phases: Mapping[str, PhaseDoc]
+    ) -> None:
+        """An agent's `with:` is rendered in every phase that uses it: each of those must
+        run after the phase it reads, by the same rule as `if:`."""
+        other = ref.parts[0]
+        for phase, doc in phases.items():
+            if agent not in doc.agents or self.full:
+                continue
+            use = f"phase {brief(phase)} uses agent {brief(agent)}, whose {ref.text}"
+            if self.execution == "sequential" and self.order[other] >= self.order[phase]:
+                message = f"{use} reads phase {brief(other)}, which runs after it"
+                hint = f"a phase can only read phases listed before it; move {brief(other)} up"
+                self._add(where, message, hint)
+            elif self.execution == "graph" and not self._needs("phases", phases).of(phase, other):
+                message = f"{use} reads phase {brief(other)}, which {brief(phase)} does not need"
+                hint = f"add {brief(other)} to the `needs` of {brief(phase)}, so it has finished"
+                self._add(where, message, hint)
 
     def _resource_reference(
         self,
@@ -451,6 +548,45 @@ def _kind(value: Any) -> str:
     if isinstance(value, bool):
         return "boolean"
     return {str: "string", int: "number", float: "number", list: "list"}.get(type(value), "value")
+
+
+def _misfit(name: expr.Name, value: Any, params: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(message, hint) if `name` can never hold a value like the literal `value`."""
+    head, parts, shown = name.parts[0], name.parts[1:], _literal(value)
+    dotted = clip(name.dotted)
+    if head == "phases" and parts[-1] in BOOLEAN_FIELDS and not isinstance(value, bool):
+        return (
+            f"{dotted} is true or false, never {shown}",
+            f"compare with true or false, or write {dotted} alone",
+        )
+    if head == "phases" and parts[-1] == "status" and value not in PHASE_STATUSES:
+        hint = (suggest(value, PHASE_STATUSES) if isinstance(value, str) else "") or (
+            f"statuses: {', '.join(PHASE_STATUSES)}"
+        )
+        return f"{dotted} is never {shown}", hint
+    if head == "env" and isinstance(value, int | float):  # a bool is an int too
+        return (
+            f"{dotted} is text (or null when unset), compared with a {_kind(value)} {shown}",
+            f"compare with text: '{format_value(value)}'",
+        )
+    if head == "params":
+        default: Any = params
+        for part in parts:
+            default = default[part]
+        have, want = _kind(default), _kind(value)
+        if "value" not in (have, want) and have != want:
+            return (
+                f"{dotted} is a {have} ({clip(_literal(default))}), compared with a {want} {shown}",
+                f"compare with a {have} or make the default a {want}",
+            )
+    return None
+
+
+def _literal(value: Any) -> str:
+    """A value as an `if:` expression spells it."""
+    if isinstance(value, str):
+        return repr(value) if "'" not in value else f'"{value}"'
+    return format_value(value) if value is not None else "null"
 
 
 def _is_run_time(source: Source, path: PathKey) -> bool:

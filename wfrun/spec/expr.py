@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from wfrun import constants as C
@@ -37,6 +37,7 @@ class ExpressionError(ValueError):
 @dataclass(frozen=True)
 class Literal:
     value: Any
+    offset: int = field(default=0, compare=False)  # in the text, for validate's messages
 
 
 @dataclass(frozen=True)
@@ -203,12 +204,13 @@ class _Parser:
     def _primary(self) -> Node:
         token = self._advance()
         if token.kind == "number":
-            return Literal(float(token.text) if "." in token.text else int(token.text))
+            number = float(token.text) if "." in token.text else int(token.text)
+            return Literal(number, token.offset)
         if token.kind == "string":
-            return Literal(_unquote(token.text))
+            return Literal(_unquote(token.text), token.offset)
         if token.kind == "name":
             if token.text in _CONSTANTS:
-                return Literal(_CONSTANTS[token.text])
+                return Literal(_CONSTANTS[token.text], token.offset)
             return Name(tuple(token.text.split(".")), token.offset)
         if token.text in ("(", "["):
             self._nested()
@@ -244,6 +246,18 @@ def parse(text: str) -> Node:
         msg = "the expression is empty"
         raise ExpressionError(msg, hint="write a condition such as phases.build.success")
     return _Parser(text).parse()
+
+
+def comparisons(node: Node) -> list[Compare]:
+    """Every comparison in the expression, in source order."""
+    if isinstance(node, Compare):
+        return [node, *comparisons(node.left), *comparisons(node.right)]
+    if isinstance(node, Not):
+        return comparisons(node.operand)
+    if isinstance(node, BoolOp | ListLit):
+        children = node.operands if isinstance(node, BoolOp) else node.items
+        return [found for child in children for found in comparisons(child)]
+    return []
 
 
 def names(node: Node) -> list[Name]:
