@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from wfrun.builtins import probes, procs, sockets
 from wfrun.builtins.config import Argv, Config, ReadyProbe, Text
@@ -20,6 +21,7 @@ from wfrun.registry import TypeSpec
 
 LOG_TAIL_LINES = 20
 CLEANUP_GRACE = 5.0  # at most: cleanup uses the service's own grace when it was recorded
+MAX_PORT = 65535
 EXIT_WAIT = 2.0  # seconds a service that lost its port gets to exit and say why
 
 
@@ -29,7 +31,7 @@ class ProcessConfig(Config):
     command: Argv = Field(min_length=1, description="argv of the service")
     cwd: str | None = Field(None, description="working directory (default: workflow folder)")
     env: dict[str, Text] = Field(default_factory=dict, description="extra environment")
-    port: Annotated[int, Field(ge=1, le=65535)] | Literal["auto"] | None = Field(
+    port: Annotated[int, Field(ge=1, le=MAX_PORT)] | Literal["auto"] | None = Field(
         None,
         description="the port it serves, if any; auto: a free loopback port, chosen at start",
     )
@@ -40,13 +42,21 @@ class ProcessConfig(Config):
     @classmethod
     def _port_or_auto(cls, value: Any) -> Any:
         """One clear message instead of pydantic's two (not an integer; not 'auto')."""
-        number = value.strip() if isinstance(value, str) else value
-        if isinstance(number, str) and number.isdigit():
-            number = int(number)
-        if value is None or value == AUTO or (type(number) is int and 0 < number < 65536):
-            return number
-        msg = f"expected a port number (1-65535) or auto, got {value!r}"
-        raise ValueError(msg)
+        if value is None or value == AUTO:
+            return value
+        if isinstance(value, str) and not value.strip().isdigit():
+            msg = f"expected a port number (1-65535) or auto, got {value!r}"
+            raise ValueError(msg)
+        if isinstance(value, int | str) and not isinstance(value, bool):
+            # The int's own bounds, said once (the union would add "or 'auto'" to each).
+            number = int(value)
+            if not 1 <= number <= MAX_PORT:
+                kind, bound = (
+                    ("greater_than_equal", 1) if number < 1 else ("less_than_equal", MAX_PORT)
+                )
+                words = kind.replace("_than_equal", " than or equal to").replace("_", " ")
+                raise PydanticCustomError(kind, f"Input should be {words} {bound}")
+        return value
 
 
 class Process:
