@@ -494,7 +494,7 @@ def test_a_load_time_value_is_judged_by_the_with_model(validate) -> None:
     """)
     outcome.assert_invalid()
     assert outcome.out == dedent("""\
-        flow.yaml:4:53: error: resources.app.with.port: input should be a valid integer, unable to parse string as an integer (got 'http')
+        flow.yaml:4:53: error: resources.app.with.port: expected a port number (1-65535) or auto, got 'http'
         1 error in 1 file (invalid)
     """)
 

@@ -10,12 +10,13 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from wfrun.builtins import probes
 from wfrun.builtins.config import Argv, Config, ReadyProbe, Text
 from wfrun.builtins.errors import ContainerError
 from wfrun.engine.api import ResourceContext
+from wfrun.engine.ports import AUTO, AUTO_MAPPING
 from wfrun.registry import TypeSpec
 
 INFO_TIMEOUT = 20.0
@@ -38,7 +39,9 @@ class ContainerConfig(Config):
     command: Argv = Field(default_factory=list, description="argv (default: the image's)")
     env: dict[str, Text] = Field(default_factory=dict, description="environment variables")
     ports: list[Text] = Field(
-        default_factory=list, description="published ports, HOST:CONTAINER as for docker -p"
+        default_factory=list,
+        description="published ports, HOST:CONTAINER as for docker -p; "
+        "auto:CONTAINER publishes it on a free loopback port (the `port` attribute)",
     )
     mounts: list[Mount] = Field(default_factory=list, description="bind mounts")
     workdir: str | None = Field(None, description="working directory inside the container")
@@ -47,6 +50,15 @@ class ContainerConfig(Config):
     start_timeout: float = Field(
         600.0, gt=0, description="seconds `docker run` may take (it may pull the image)"
     )
+
+    @field_validator("ports")
+    @classmethod
+    def _auto_mapping(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry.startswith(AUTO) and not AUTO_MAPPING.match(entry):
+                msg = f"expected auto:CONTAINER_PORT such as auto:8080, got {entry!r}"
+                raise ValueError(msg)
+        return value
 
 
 def ensure_engine(engine: str, env: Mapping[str, str]) -> str:
@@ -101,7 +113,8 @@ class Container:
             tail = (logs.stdout + logs.stderr).strip()
             msg = f"container {self.name} ({self.config.image}) {failure}"
             raise ContainerError(f"{msg}\nlast lines of its log:\n{tail}" if tail else msg)
-        return {"id": self.id, "name": self.name}
+        port = self._host_port()
+        return {"id": self.id, "name": self.name, **({"port": port} if port else {})}
 
     def stop(self) -> None:
         if not self._created:
@@ -119,6 +132,14 @@ class Container:
         """argv that runs a shell `command` inside the container."""
         where = ["-w", workdir] if workdir else []
         return [self.cli, "exec", *where, self.name, "/bin/sh", "-c", command]
+
+    def _host_port(self) -> int | None:
+        """The host port of the first published port (`auto:` ones are numbers by now)."""
+        for entry in self.config.ports:
+            parts = entry.split("/")[0].split(":")
+            if len(parts) >= 2 and parts[-2].isdigit():
+                return int(parts[-2])
+        return None
 
     def _run_argv(self) -> list[str]:
         config = self.config
@@ -219,7 +240,7 @@ TYPES = [
         config=ContainerConfig,
         factory=Container,
         cleanup=cleanup,
-        attributes=("id", "name"),
+        attributes=("id", "name", "port"),
         doc="A container run through the docker CLI; removed on stop.",
     )
 ]

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 
-from wfrun.builtins import probes, procs
+from wfrun.builtins import probes, procs, sockets
 from wfrun.builtins.config import Argv, Config, ReadyProbe, Text
 from wfrun.builtins.errors import ProcessError
 from wfrun.engine.api import ResourceContext
+from wfrun.engine.ports import AUTO, free_port
 from wfrun.registry import TypeSpec
 
 LOG_TAIL_LINES = 20
 CLEANUP_GRACE = 5.0  # at most: cleanup uses the service's own grace when it was recorded
+MAX_PORT = 65535
+EXIT_WAIT = 2.0  # seconds a service that lost its port gets to exit and say why
 
 
 class ProcessConfig(Config):
@@ -26,9 +31,32 @@ class ProcessConfig(Config):
     command: Argv = Field(min_length=1, description="argv of the service")
     cwd: str | None = Field(None, description="working directory (default: workflow folder)")
     env: dict[str, Text] = Field(default_factory=dict, description="extra environment")
-    port: int | None = Field(None, ge=1, le=65535, description="the port it serves, if any")
+    port: Annotated[int, Field(ge=1, le=MAX_PORT)] | Literal["auto"] | None = Field(
+        None,
+        description="the port it serves, if any; auto: a free loopback port, chosen at start",
+    )
     ready: ReadyProbe | None = Field(None, description="probe that says the service is up")
     grace: float = Field(5.0, ge=0, description="seconds between SIGTERM and SIGKILL")
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _port_or_auto(cls, value: Any) -> Any:
+        """One clear message instead of pydantic's two (not an integer; not 'auto')."""
+        if value is None or value == AUTO:
+            return value
+        if isinstance(value, str) and not value.strip().isdigit():
+            msg = f"expected a port number (1-65535) or auto, got {value!r}"
+            raise ValueError(msg)
+        if isinstance(value, int | str) and not isinstance(value, bool):
+            # The int's own bounds, said once (the union would add "or 'auto'" to each).
+            number = int(value)
+            if not 1 <= number <= MAX_PORT:
+                kind, bound = (
+                    ("greater_than_equal", 1) if number < 1 else ("less_than_equal", MAX_PORT)
+                )
+                words = kind.replace("_than_equal", " than or equal to").replace("_", " ")
+                raise PydanticCustomError(kind, f"Input should be {words} {bound}")
+        return value
 
 
 class Process:
@@ -40,7 +68,11 @@ class Process:
         self.cwd = ctx.base_dir / config.cwd if config.cwd else ctx.base_dir
         self.log_path = ctx.run_dir / "logs" / f"{ctx.name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        # `auto` is normally chosen by the engine before rendering (so the `with:` can
+        # read it); a Process built directly chooses it here.
+        self.port = free_port() if config.port == AUTO else config.port
         self._facts: dict[str, Any] = {}
+        self._stopping = False  # set before an orderly stop: that exit is no failure
 
     def start(self) -> Mapping[str, Any]:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -72,10 +104,16 @@ class Process:
             self.stop()
             msg = f"{' '.join(self.config.command)} {failure}"
             raise ProcessError(msg)
+        if failure is None:
+            failure = self._stranger()
         if failure is not None:
             tail = self.log_tail()
             self.stop()
-            msg = f"{' '.join(self.config.command)} {failure}"
+            msg = (
+                failure
+                if failure.startswith("port ")
+                else f"{' '.join(self.config.command)} {failure}"
+            )
             msg += (
                 f"\nlast lines of {self.log_path}:\n{tail}"
                 if tail
@@ -84,7 +122,21 @@ class Process:
             raise ProcessError(msg)
         return {"pid": pid, "port": self._port(), "log": str(self.log_path)}
 
+    def watch(self) -> str | None:
+        """Block until the service exits (a blocking wait, no polling); say why when it
+        was not wfrun stopping it, with the tail of its log. None after an orderly stop."""
+        proc = self.proc
+        if proc is None:
+            return None
+        code = proc.wait()
+        if self._stopping:
+            return None
+        msg = f"service {self.ctx.name!r} {_exit_text(code)}"
+        tail = self.log_tail()
+        return f"{msg}\nlast lines of {self.log_path}:\n{tail}" if tail else msg
+
     def stop(self) -> None:
+        self._stopping = True
         if self.proc is not None:
             procs.kill_session(self.proc.pid, grace=self.config.grace, proc=self.proc)
             self.proc = None
@@ -109,9 +161,7 @@ class Process:
 
         def exited() -> str | None:
             code = proc.poll()
-            if code is None:
-                return None
-            return f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+            return None if code is None else _exit_text(code)
 
         probe = self.config.ready
         if probe is None:
@@ -127,12 +177,48 @@ class Process:
 
     def _port(self) -> int | None:
         """`port`, else the port the probe checks (so `${resources.app.port}` just works)."""
+        probed = self._probed()
+        return self.port if self.port is not None or probed is None else probed[1]
+
+    def _probed(self) -> tuple[str, int] | None:
+        """The host and port a tcp or http probe connects to."""
         probe = self.config.ready
-        if self.config.port is not None or probe is None:
-            return self.config.port
+        if probe is None:
+            return None
         if probe.tcp:
-            return int(probe.tcp.rpartition(":")[2])
-        return urllib.parse.urlsplit(probe.http).port if probe.http else None
+            host, _, port = probe.tcp.rpartition(":")
+            return host.strip("[]"), int(port)
+        if probe.http:
+            url = urllib.parse.urlsplit(probe.http)
+            default = 443 if url.scheme == "https" else 80
+            return url.hostname or "localhost", url.port or default
+        return None
+
+    def _stranger(self) -> str | None:
+        """After the probe passed: why the socket it reached is not this service's.
+
+        Anything may answer on a port; only a listening socket held by a process of
+        the service's own group or session proves the service is up (checked once).
+        """
+        probed, proc = self._probed(), self.proc
+        if probed is None or proc is None:
+            return None
+        ours = {proc.pid, *procs.members(proc.pid)}
+        held = sockets.stranger(*probed, ours)
+        if held is None:
+            return None
+        # The service itself usually dies of "address already in use": let it say so.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=EXIT_WAIT)
+        code = proc.poll()
+        status = "is still running" if code is None else _exit_text(code)
+        return (
+            f"{held}, not by service {self.ctx.name!r} (`{' '.join(self.config.command)}` {status})"
+        )
+
+
+def _exit_text(code: int) -> str:
+    return f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
 
 
 def run_dir(ctx: ResourceContext) -> str:

@@ -5,6 +5,12 @@ makes the first start it and the others wait for it. Stops are isolated: one tha
 raises is recorded and the others still happen. `stop_all` is the teardown path and
 stops whatever is live in the reverse of the order it started. A stop is never cut in
 half: on the main thread, Ctrl-C or SIGTERM during one takes effect when it ends.
+
+A live resource may also break on its own (a service exits). One that can tell has a
+`watch()` method, run on a thread of its own: it blocks until the resource breaks and
+says why (None after an orderly stop). The pool then emits `resource_failed`, tells
+`on_failure` (the scheduler fails the phases holding it), and refuses it to every
+later phase, until the plan stops it.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +31,7 @@ from pydantic import ValidationError
 from wfrun.engine import events as ev
 from wfrun.engine.api import LiveResource, ResourceContext
 from wfrun.engine.journal import Journal
+from wfrun.engine.ports import assign
 from wfrun.engine.render import render_config
 from wfrun.errors import ResourceStartError
 from wfrun.registry import Registry
@@ -39,6 +46,7 @@ class _Slot:
     live: LiveResource | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
     failure: str = ""
+    broken: str = ""  # the live resource failed on its own: why
 
 
 class ResourcePool:
@@ -56,7 +64,9 @@ class ResourcePool:
     ) -> None:
         self._workflow = workflow
         self._registry = registry
-        self._run_dir = run_dir
+        # Absolute: the paths resources hand out (logs, memories) must not depend on the
+        # cwd of whoever reads them (an agent with `cwd:`).
+        self._run_dir = Path(run_dir).absolute()
         self._environ = environ
         self._emitter = emitter
         self._journal = journal
@@ -66,12 +76,15 @@ class ResourcePool:
         self._cancel = threading.Event()  # teardown began: starts in flight should give up
         self._starting: dict[str, LiveResource] = {}
         self.stop_errors: list[str] = []
+        self.on_failure: Callable[[str, str], None] = lambda name, reason: None
 
     def acquire(self, names: Sequence[str], *, phase: str) -> None:
         """Make every resource in `names` (start order) live; raise ResourceStartError."""
         for name in names:
             slot = self._slots[name]
             with slot.lock:
+                if slot.live is not None and slot.broken:
+                    raise ResourceStartError(resource=name, reason=slot.broken)
                 if slot.live is not None:
                     continue
                 if slot.failure:
@@ -80,6 +93,10 @@ class ResourcePool:
 
     def attributes(self, name: str) -> Mapping[str, Any]:
         return self._slots[name].attributes
+
+    def broken(self, names: Sequence[str]) -> str:
+        """Why one of `names` broke while live, or ""."""
+        return next((why for name in names if (why := self._slots[name].broken)), "")
 
     def live(self, name: str) -> LiveResource | None:
         return self._slots[name].live
@@ -133,7 +150,10 @@ class ResourcePool:
             if spec is None or spec.factory is None:
                 msg = f"resource type {resource.type!r} has no implementation in this install"
                 raise ValueError(msg)
-            data = render_config(resource.config, self._lookup)
+            # `port: auto` is chosen now, so its own `with:` can read ${resources.SELF.port}.
+            raw, early = assign(resource.config)
+            slot.attributes = early
+            data = render_config(raw, self._lookup)
             config = spec.config.model_validate(data)
             context = ResourceContext(
                 name=name,
@@ -155,7 +175,7 @@ class ResourcePool:
                 raise RuntimeError(msg)
         except BaseException as exc:
             reason = _reason(exc)
-            slot.failure = reason
+            slot.failure, slot.attributes = reason, {}
             if not (holder and self._stop_quietly(name, holder[0])):
                 self._journal.forget(name)  # a failed stop stays listed for `wfrun cleanup`
             emit(ev.ResourceFailed, resource=name, error=reason)
@@ -163,14 +183,35 @@ class ResourcePool:
                 raise ResourceStartError(resource=name, reason=reason) from exc
             raise
         else:
+            attributes = {**early, **attributes}
             with self._order_lock:
                 slot.live, slot.attributes = holder[0], attributes
                 self._order.append(name)
+            self._watch(name, slot, holder[0])
         finally:  # only now may teardown treat it as settled: live, or cleaned up
             with self._order_lock:
                 self._starting.pop(name, None)
         seconds = round(time.monotonic() - began, 6)
         emit(ev.ResourceStarted, resource=name, seconds=seconds, attributes=attributes)
+
+    def _watch(self, name: str, slot: _Slot, live: LiveResource) -> None:
+        """Notice, without polling, when `live` breaks on its own (if it can tell)."""
+        watch = getattr(live, "watch", None)
+        if not callable(watch):
+            return
+
+        def wait() -> None:
+            try:
+                reason = watch()
+            except Exception as exc:  # noqa: BLE001 - a broken watch is a broken resource
+                reason = f"could not be watched: {_reason(exc)}"
+            if not reason or self._cancel.is_set() or slot.live is not live:
+                return  # stopped in order, or the run is being torn down
+            slot.broken = str(reason)
+            self._emitter.emit(ev.ResourceFailed, resource=name, error=slot.broken)
+            self.on_failure(name, slot.broken)
+
+        threading.Thread(target=wait, name=f"wfrun-watch-{name}", daemon=True).start()
 
     def _note(self, name: str, type_name: str, holder: list[LiveResource]) -> None:
         if holder:
@@ -185,7 +226,7 @@ class ResourcePool:
             self._emitter.emit(ev.ResourceStopping, resource=name)
             began = time.monotonic()
             error = self._stop_quietly(name, live)
-            slot.live, slot.attributes = None, {}
+            slot.live, slot.attributes, slot.broken = None, {}, ""
             with self._order_lock:
                 self._order.remove(name)
             if not error:

@@ -85,6 +85,7 @@ class Scheduler:
         self._last_start = 0.0  # monotonic time of the latest phase start
         self._watching = False  # the supervisor wakes every STALL (else: told by notify)
         self._looked = (time.monotonic(), time.process_time())  # at a worker's last look
+        self.pool.on_failure = self._resource_failed
         self._build_runs()
 
     # -- setup -------------------------------------------------------------------------
@@ -385,6 +386,14 @@ class Scheduler:
     def interrupt(self) -> None:
         """Start nothing more. Lock-free: a signal handler calls it, maybe mid-decision."""
         self._stopping = True
+
+    def _resource_failed(self, name: str, reason: str) -> None:
+        """A live resource broke on its own: the running phases holding it fail with why
+        (later ones fail when they acquire it). Called from the pool's watch thread."""
+        with self._state:
+            for run in self.running.values():
+                if name in run.resources:
+                    run.cancel(reason, status="failed")
 
     def cancel_running(self, reason: str) -> None:
         with self._state:

@@ -51,6 +51,7 @@ class PhaseRun:
     spawns: list[Spawn] = field(default_factory=list)
     cancelled: threading.Event = field(default_factory=LazyEvent)
     cancel_reason: str = ""
+    cancel_status: str = "cancelled"  # what a cancelled phase ends as
     deadline: float | None = None
     waiting_on: int = 0
     dependents: list[str] = field(default_factory=list)
@@ -70,9 +71,9 @@ class PhaseRun:
         }
         return values[name]
 
-    def cancel(self, reason: str) -> None:
+    def cancel(self, reason: str, *, status: str = "cancelled") -> None:
         if not self.cancelled.is_set():
-            self.cancel_reason = reason
+            self.cancel_reason, self.cancel_status = reason, status
             self.cancelled.set()
 
 
@@ -90,6 +91,7 @@ class TurnRunner:
 
     def __post_init__(self) -> None:
         self.base_dir = self.workflow.base_dir
+        self.run_dir = Path(self.run_dir).absolute()  # agents may run elsewhere (`cwd:`)
         configured = self.workflow.resources
         self._mine = {  # each agent's resources: required, and optional ones that exist
             name: tuple(r for r in (*agent.requires, *agent.optional) if r in configured)
@@ -114,7 +116,9 @@ class TurnRunner:
         except _AgentSetupError as exc:
             _fail(run, "error", str(exc))
         if run.cancelled.is_set() and run.status == "running":
-            _fail(run, "cancelled", run.cancel_reason or "cancelled")
+            _fail(run, run.cancel_status, run.cancel_reason or "cancelled")
+        elif run.status == "failed" and (broken := self.pool.broken(run.resources)):
+            run.reason = broken  # its service died under it: that is why, not the turn
         return run
 
     def _build(self, agent_name: str, run: PhaseRun) -> Any:
