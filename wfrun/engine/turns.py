@@ -7,8 +7,8 @@ scheduler owns every decision about *whether* a phase runs; this module only run
 
 from __future__ import annotations
 
-import threading
 import time
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +20,21 @@ from wfrun.engine import events as ev
 from wfrun.engine.api import AgentContext, Spawn, TurnContext, TurnResult, as_result
 from wfrun.engine.flags import LazyEvent
 from wfrun.engine.pool import ResourcePool
+from wfrun.engine.redact import Redactor
 from wfrun.engine.render import RenderError, render_config
-from wfrun.errors import ResourceStartError
+from wfrun.errors import ResourceStartError, RunError
 from wfrun.registry import Registry
 from wfrun.spec.model import Phase, Workflow
 
 FAILED_STATES = frozenset({"failed", "timeout", "error", "cancelled"})
 MAX_OUTPUT_IN_EVENTS = 64_000
+
+
+class CancelFlag(LazyEvent):
+    """A phase's cancel flag that knows why it was set ("timed out after 5s", "the run
+    was interrupted"): agents report that rather than a bare "cancelled"."""
+
+    reason: str = ""
 
 
 @dataclass(eq=False)
@@ -48,7 +56,7 @@ class PhaseRun:
     started: float = 0.0
     previous: Any = None
     spawns: list[Spawn] = field(default_factory=list)
-    cancelled: threading.Event = field(default_factory=LazyEvent)
+    cancelled: CancelFlag = field(default_factory=CancelFlag)
     cancel_reason: str = ""
     deadline: float | None = None
     waiting_on: int = 0
@@ -71,7 +79,7 @@ class PhaseRun:
 
     def cancel(self, reason: str) -> None:
         if not self.cancelled.is_set():
-            self.cancel_reason = reason
+            self.cancel_reason = self.cancelled.reason = reason
             self.cancelled.set()
 
 
@@ -98,6 +106,7 @@ class TurnRunner:
         # configs are frozen: validate it once (it was a fifth of a no-op phase).
         self._fixed = {name for name, a in self.workflow.agents.items() if not _dynamic(a.config)}
         self._configs: dict[str, Any] = {}
+        self._redactor = Redactor.for_environ(self.workflow.secrets, self.environ)
 
     def run(self, run: PhaseRun) -> PhaseRun:
         """Run `run` to a verdict; never raises for problems that belong to the phase."""
@@ -140,7 +149,7 @@ class TurnRunner:
                 attributes={r: self.pool.attributes(r) for r in mine},
             )
             return spec.factory(config, context)
-        except (RenderError, ValidationError, ValueError, TypeError, ImportError) as exc:
+        except (RenderError, ValidationError, ValueError, TypeError, ImportError, RunError) as exc:
             msg = f"agent {agent_name!r} could not start: {_short(exc)}"
             raise _AgentSetupError(msg) from exc
 
@@ -177,7 +186,9 @@ class TurnRunner:
             try:
                 last = as_result(agents[index].act(context))
             except Exception as exc:  # noqa: BLE001 - an agent's bug fails its phase, not the run
-                _fail(run, "error", f"agent {agent_name!r} raised {type(exc).__name__}: {exc}")
+                reason = f"agent {agent_name!r} raised {type(exc).__name__}: {exc}"
+                saved = self._save_traceback(run.name, agent_name, exc)
+                _fail(run, "error", f"{reason} (traceback: {saved})" if saved else reason)
                 return
             history.append(last)
             run.spawns.extend(last.spawn)
@@ -191,7 +202,7 @@ class TurnRunner:
                 done=last.done,
                 usage=dict(last.usage),
             )
-            previous = last.output
+            previous = run.output = last.output  # kept if the phase is cut short (timeout)
             if last.done:
                 break
         if run.cancelled.is_set():
@@ -202,6 +213,17 @@ class TurnRunner:
         run.status = "succeeded" if verdict else "failed"
         if not verdict:
             run.reason = _verdict_reason(spec, last, run.iterations)
+
+    def _save_traceback(self, phase: str, agent_name: str, exc: BaseException) -> str:
+        """Write the raising turn's traceback (secrets masked) to the run's logs; its path."""
+        path = self.run_dir / "logs" / f"{phase}.{agent_name}.traceback.txt"
+        text = "".join(traceback.format_exception(exc))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(self._redactor.text(text), encoding="utf-8")
+        except OSError:
+            return ""  # the reason still names the exception
+        return str(path)
 
     def _context(
         self,
