@@ -8,6 +8,7 @@ only names that will exist, and run-time placeholders must name real things.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, cast
 
 import networkx as nx
@@ -15,11 +16,11 @@ from pydantic import BaseModel, ValidationError
 
 from wfrun import constants as C
 from wfrun.errors import Diagnostic, Position, Severity, brief, clip
-from wfrun.registry import Kind, Registry
+from wfrun.registry import Kind, Registry, TypeSpec
 from wfrun.spec import expr
 from wfrun.spec.document import AgentDoc, PhaseDoc, ResourceDoc, TemplateDoc
 from wfrun.spec.interpolate import PLACEHOLDER, Reference
-from wfrun.spec.locate import diagnostics_from, listing, suggest
+from wfrun.spec.locate import diagnostics_from, dotted, listing, suggest
 from wfrun.spec.source import PathKey, Source
 
 PHASE_FIELDS = ("output", "success", "failed", "skipped", "status")
@@ -35,9 +36,10 @@ def check(
     execution: str,
     references: Iterable[Reference],
     registry: Registry,
+    base_dir: Path | None = None,
 ) -> list[Diagnostic]:
     """Every semantic problem in the (structurally checked) sections of a workflow."""
-    checker = _Checker(source, names, params, execution, registry)
+    checker = _Checker(source, names, params, execution, registry, base_dir)
     resources = cast("Mapping[str, ResourceDoc]", docs["resources"])
     agents = cast("Mapping[str, AgentDoc]", docs["agents"])
     phases = cast("Mapping[str, PhaseDoc]", docs["phases"])
@@ -63,6 +65,7 @@ class _Checker:
         params: Mapping[str, Any],
         execution: str,
         registry: Registry,
+        base_dir: Path | None = None,
     ) -> None:
         self.source = source
         self.names = names
@@ -70,6 +73,7 @@ class _Checker:
         self.execution = execution
         self.registry = registry
         self.found: list[Diagnostic] = []
+        self.base_dir = base_dir  # the workflow's folder: types' own checks look there
         # Looked up once per name, not once per use: a file may use a name 100,000 times.
         self.declared = {section: set(declared) for section, declared in names.items()}
         self.order = {name: i for i, name in enumerate(names.get("phases", []))}
@@ -109,7 +113,7 @@ class _Checker:
             self._add(self.source.at((section, name, "type")), message, hint)
             return
         try:
-            spec.config.model_validate(doc.with_)
+            config = spec.config.model_validate(doc.with_)
         except ValidationError as exc:
             self.found += diagnostics_from(
                 exc,
@@ -125,6 +129,23 @@ class _Checker:
             where = self.source.at((section, name, "with"), key=True)
             message = f"the {kind} type {brief(type_name)} cannot check `with:`: nested too deeply"
             self._add(where, message, "simplify the settings (a regex with fewer groups?)")
+        else:
+            self._own_checks(spec, config, (section, name, "with"))
+
+    def _own_checks(self, spec: TypeSpec, config: Any, prefix: PathKey) -> None:
+        """The type's checks beside the workflow (a `call:` module imports...), if it has any."""
+        if spec.check is None or self.base_dir is None:
+            return
+        for finding in spec.check(config, self.base_dir):
+            path = (*prefix, *finding.path)
+            if _is_run_time(self.source, path):
+                continue
+            raw = self.source.value(path)
+            if finding.offset is not None and isinstance(raw, str) and "${" not in raw:
+                where = self.source.within(path, finding.offset)  # as written: exact column
+            else:
+                where = self.source.at(path)
+            self._add(where, f"{dotted(path)}: {finding.message}", finding.hint)
 
     def resources(self, resources: Mapping[str, ResourceDoc]) -> None:
         for name, resource in resources.items():

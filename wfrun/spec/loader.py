@@ -200,6 +200,7 @@ class _Loading:
             execution=execution if execution in ("sequential", "graph") else "sequential",
             references=interpolator.references,
             registry=self.registry,
+            base_dir=base_dir,
         )
         self.diagnostics += found
         if any(d.severity == "error" for d in self.diagnostics):
