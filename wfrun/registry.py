@@ -58,6 +58,17 @@ class OnDisk:
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class Finding:
+    """A problem a type's own `check` found in a valid `with:`: where (a path inside
+    `with:`, and optionally a character offset in that string), what, and how to fix it."""
+
+    path: tuple[str | int, ...]
+    message: str
+    hint: str = ""
+    offset: int | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class TypeSpec:
     """One resource or agent type.
@@ -65,6 +76,8 @@ class TypeSpec:
     `attributes` are the names usable as `${resources.r.<attr>}`; checked at load time.
     `factory` builds the live object from the validated config (see `wfrun.engine.api`);
     `cleanup` undoes a resource's journal entry after a hard kill (`wfrun cleanup`).
+    `check(config, base_dir)` finds what `validate` can know only by looking beside the
+    workflow (a module to import, a file to read); placed at the `with:` values it names.
     """
 
     kind: Kind
@@ -72,6 +85,7 @@ class TypeSpec:
     config: type[BaseModel]
     factory: Callable[..., Any] | None = None
     cleanup: Callable[..., str] | None = None
+    check: Callable[[Any, Path], Iterable[Finding]] | None = None
     attributes: tuple[str, ...] = ()
     doc: str = ""
     origin: str = field(default="wfrun", compare=False)

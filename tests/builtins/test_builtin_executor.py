@@ -170,8 +170,8 @@ def test_a_stop_token_inside_a_command_does_not_stop(
         ran = agent.act(turn(ctx))
         assert (ran.output, ran.done) == ("$ echo DONE\nexit code: 0\nDONE", False)
         prose = agent.act(turn(ctx, iteration=2))
-    assert (prose.done, prose.success) == (False, False)  # prose without a block runs as is
-    assert prose.output.startswith("$ no command here\nexit code: 127")
+    assert (prose.done, prose.success) == (False, False)  # prose is never run
+    assert prose.output == "no command here\n[no command found in the reply: nothing was run]"
 
 
 def test_a_slow_command_is_killed(
@@ -205,7 +205,7 @@ def test_without_a_model_it_says_what_to_add(agent_ctx: Callable[..., AgentConte
     [
         ("```sh\nls -la\n```", "ls -la"),
         ("Let me look.\n```\ncat a.txt\n```\nthen more", "cat a.txt"),
-        ("$ pwd\nmore prose", "pwd"),
+        ("$ pwd\nmore prose", None),  # prose is never a command, prompt or not
         ("", None),
         ("```sh\n\n```", None),
     ],

@@ -105,8 +105,8 @@ def test_an_import_error_names_the_module_and_folder(agent_ctx: MakeCtx, flow_di
     with pytest.raises(AgentSetupError) as caught:
         agent(agent_ctx("fixer"), "no_such_module_here:run")
     assert str(caught.value) == (
-        "python agent 'fixer': cannot import 'no_such_module_here' (looked in the workflow "
-        f"folder {flow_dir} first, then sys.path): No module named 'no_such_module_here'"
+        "python agent 'fixer': no module named 'no_such_module_here' beside the workflow or "
+        f"installed (create {flow_dir}/no_such_module_here.py, or install it)"
     )
 
 
@@ -115,7 +115,8 @@ def test_a_module_that_raises_on_import(agent_ctx: MakeCtx, flow_dir: Path) -> N
     with pytest.raises(AgentSetupError) as caught:
         agent(agent_ctx("fixer"), "broken_on_import:run")
     assert str(caught.value) == (
-        "python agent 'fixer': importing 'broken_on_import' raised RuntimeError: bad config"
+        "python agent 'fixer': importing 'broken_on_import' raised RuntimeError: bad config "
+        f"(raised at {flow_dir / 'broken_on_import.py'}:1; fix the module)"
     )
     assert "broken_on_import" not in sys.modules
 
@@ -126,8 +127,8 @@ def test_a_missing_name_suggests_a_close_one(
     with pytest.raises(AgentSetupError) as caught:
         agent(agent_ctx("fixer"), f"{module}:ecko")
     assert str(caught.value) == (
-        f"python agent 'fixer': module {module!r} ({flow_dir / module}.py) has no 'ecko'; "
-        "did you mean 'echo'?"
+        f"python agent 'fixer': module {module!r} ({flow_dir / module}.py) has no 'ecko' "
+        "(did you mean 'echo'?)"
     )
 
 
@@ -144,7 +145,7 @@ def test_unusable_targets_are_explained(
 ) -> None:
     with pytest.raises(AgentSetupError) as caught:
         agent(agent_ctx(), module + call, **args)
-    assert str(caught.value).startswith(module + message)
+    assert module + message in str(caught.value)
 
 
 def test_call_must_look_like_module_colon_name() -> None:

@@ -65,7 +65,10 @@ def test_agent_raising_fails_its_phase_and_tears_down(engine_project):
     assert result.code == 1, result
     phase = result.record["phases"]["explode"]
     assert phase["status"] == "error"
-    assert phase["reason"] == "agent 'boom' raised ValueError: the agent blew up"
+    assert phase["reason"] == (
+        "agent 'boom' raised ValueError: the agent blew up "
+        f"(traceback: {result.run_dir.resolve()}/logs/explode.boom.traceback.txt)"
+    )
     assert "Traceback" not in result.out + result.err
     engine_project.assert_nothing_left(result)
 

@@ -159,7 +159,10 @@ def _turn_raised(flow: Flow, case: Case, outcome: Outcome) -> None:
     _nothing_left(flow, case, outcome)
     turn = case.turn(flow)
     reason = outcome.result.record["phases"][turn.phase]["reason"]
-    assert reason == f"agent {turn.agent!r} raised RuntimeError: turn {turn.iteration} blew up"
+    assert reason == (
+        f"agent {turn.agent!r} raised RuntimeError: turn {turn.iteration} blew up (traceback: "
+        f".wfrun/runs/{outcome.result.run_dir.name}/logs/{turn.phase}.{turn.agent}.traceback.txt)"
+    )
 
 
 def _timed_out(flow: Flow, case: Case, outcome: Outcome) -> None:

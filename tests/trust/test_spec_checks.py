@@ -313,12 +313,16 @@ def test_validate_reports_a_python_call_target_missing_from_its_module(wfrun_pro
     )
     result = project.run("validate", "flow.yaml")
     result.assert_invalid()
-    text = result.out + result.err
-    assert "flow.yaml:3:34: error: module 'fixers' (fixers.py) has no 'aply'" in text, result
-    assert "did you mean 'apply'?" in text, result
-    assert (
-        "flow.yaml:4:34: error: no module 'nosuchmodule_wfrun' beside the workflow or installed"
-    ) in text, result
+    folder = project.path
+    assert result.out == (
+        f"flow.yaml:3:42: error: agents.a.with.call: module 'fixers' ({folder}/fixers.py)"
+        " has no 'aply'\n"
+        "    hint: did you mean 'apply'?\n"
+        "flow.yaml:4:35: error: agents.b.with.call: no module named 'nosuchmodule_wfrun'"
+        " beside the workflow or installed\n"
+        f"    hint: create {folder}/nosuchmodule_wfrun.py, or install it\n"
+        "2 errors in 1 file (invalid)\n"
+    ), result
 
 
 def test_a_path_made_at_run_time_is_a_warning_not_an_error(wfrun_project):

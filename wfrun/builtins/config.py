@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ast
 import difflib
-import importlib.util
 import itertools
 import re
 from pathlib import Path
@@ -86,37 +84,6 @@ class ExistingPath(OnDisk):
         return f"{value!r} does not exist (looked for {target})", hint
 
 
-class CallTarget(OnDisk):
-    """`module:name`: if the module is a file beside the workflow, it must define `name`;
-    else it must be installed. Read with `ast`, never imported: validate runs no code."""
-
-    what = "call target"
-
-    def problem(self, value: str, base_dir: Path) -> tuple[str, str] | None:
-        module, _, attribute = value.partition(":")
-        top = module.partition(".")[0]
-        if not ((base_dir / f"{top}.py").is_file() or (base_dir / top).is_dir()):
-            if _installed(top):
-                return None
-            hint = f"put {top}.py beside the workflow file ({base_dir}), or install it"
-            return f"no module {module!r} beside the workflow or installed", hint
-        stem = base_dir.joinpath(*module.split("."))
-        file = next(
-            (f for f in (stem.with_suffix(".py"), stem / "__init__.py") if f.is_file()), None
-        )
-        if file is None:
-            return f"no module {module!r} beside the workflow (looked for {stem}.py)", ""
-        try:
-            tree = ast.parse(file.read_text(encoding="utf-8"), str(file))
-        except (SyntaxError, ValueError, OSError) as exc:
-            return f"module {module!r} ({file}) cannot be read: {exc}", "fix the module"
-        names = _top_level_names(tree)
-        if names is None or attribute in names:
-            return None
-        hint = _close(attribute, sorted(names)) or "define it at the module's top level"
-        return f"module {module!r} ({file.name}) has no {attribute!r}", hint
-
-
 def _entries(folder: Path) -> list[str]:
     try:
         return [entry.name for entry in itertools.islice(folder.iterdir(), 200)]
@@ -127,38 +94,3 @@ def _entries(folder: Path) -> list[str]:
 def _close(word: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else ""
-
-
-def _installed(top: str) -> bool:
-    try:  # a top-level name: found on sys.path without running any code
-        return importlib.util.find_spec(top) is not None
-    except (ImportError, ValueError):
-        return False
-
-
-def _top_level_names(tree: ast.Module) -> set[str] | None:
-    """Names a module defines at its top level (under `if`/`try` too); None if it can
-    make others at run time (`from x import *`, a module `__getattr__`)."""
-    names: set[str] = set()
-    blocks: list[list[ast.stmt]] = [tree.body]
-    while blocks:
-        for node in blocks.pop():
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                names.add(node.name)
-            elif isinstance(node, ast.Import | ast.ImportFrom):
-                if any(alias.name == "*" for alias in node.names):
-                    return None
-                names.update(alias.asname or alias.name.partition(".")[0] for alias in node.names)
-            elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                for target in targets:
-                    names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
-            else:  # if / try / with / for: their blocks run at import time too
-                for block in ("body", "orelse", "finalbody", "handlers"):
-                    found = getattr(node, block, None)
-                    if isinstance(found, list):
-                        blocks.append(
-                            [s for s in found if isinstance(s, ast.stmt)]
-                            + [x for h in found if isinstance(h, ast.ExceptHandler) for x in h.body]
-                        )
-    return None if "__getattr__" in names else names

@@ -1,9 +1,12 @@
 """`executor`: asks a model for the next command, runs it, feeds back what it printed.
 
 The loop of the harness wfrun descends from. Each turn: system prompt + task + the
-history of (reply, observation) go to the model; a stop token outside any code block
-ends the phase with success; otherwise the first ```sh block (or the first line) runs
+history of (reply, observation) go to the model; the first ```sh block of the reply runs
 with /bin/sh in the target, and its exit code and output become the next observation.
+Prose is never run: a reply without a command block is answered "no command found",
+with the expected format. Only the model's explicit done signal (the stop token outside
+any code block, in a reply without a command) ends the phase with success; running out
+of turns without it is a failure, unless `success_on_exhaustion` says otherwise.
 """
 
 from __future__ import annotations
@@ -53,6 +56,13 @@ class ExecutorConfig(Config):
     )
     command_timeout: float = Field(60.0, gt=0, description="seconds per command")
     max_output: int = Field(8_000, gt=0, description="characters of each observation kept")
+    success_on_exhaustion: bool = Field(
+        False,
+        description=(
+            "when the phase's max_iterations run out before the model says stop_token, "
+            "let the last command's exit code decide (default: the phase fails)"
+        ),
+    )
 
 
 class Executor:
@@ -84,27 +94,52 @@ class Executor:
         reply = self.model.chat(self.messages())
         usage = reply.usage_event()
         text = reply.text.strip()
-        if self._stop.search(_BLOCK.sub("", text)):
+        stop = self.config.stop_token
+        says_done = bool(self._stop.search(_BLOCK.sub("", text)))
+        command = extract_command(text)
+        if command is None and says_done:
             self._remember({"reply": text, "command": None, "observation": None})
             return TurnResult(output=text, done=True, success=True, usage=usage)
-        command = extract_command(text)
         if command is None:
             observation = (
-                "No command found. Reply with one command in a ```sh block, "
-                f"or {self.config.stop_token} when the task is complete."
+                "No command found in your reply, so nothing was run. Reply with exactly one "
+                "command in a ```sh code block, for example:\n```sh\nls -la\n```\n"
+                f"or with {stop} alone, outside any code block, when the task is complete."
             )
             self._remember({"reply": text, "command": None, "observation": observation})
-            return TurnResult(output=observation, success=False, usage=usage)
+            shown = f"{text}\n[no command found in the reply: nothing was run]".lstrip("\n")
+            return self._result(shown, ctx, success=False, usage=usage)
         done = self._run(command, ctx)
         body = describe(
-            done, max_output=self.config.max_output, timeout=self.config.command_timeout
+            done,
+            max_output=self.config.max_output,
+            timeout=self.config.command_timeout,
+            cancelled=ctx.cancelled,
         )
         code = "none (killed)" if done.exit_code is None else str(done.exit_code)
         observation = f"exit code: {code}\n{body}".rstrip("\n")
+        if says_done:  # "run this, then I'm done": the command runs, the claim waits for it
+            observation += (
+                f"\n[{stop} is only taken in a reply without a command: "
+                f"reply {stop} alone if the task is now complete]"
+            )
         self._remember({"reply": text, "command": command, "observation": observation})
-        return TurnResult(
-            output=f"$ {command}\n{observation}", success=done.exit_code == 0, usage=usage
+        return self._result(
+            f"$ {command}\n{observation}", ctx, success=done.exit_code == 0, usage=usage
         )
+
+    def _result(
+        self, output: str, ctx: TurnContext, *, success: bool, usage: dict[str, Any]
+    ) -> TurnResult:
+        """A turn that is not the done signal. On the phase's last turn it is a failure
+        (the model never said it was done) unless `success_on_exhaustion` is set."""
+        if ctx.iteration >= ctx.max_iterations and not self.config.success_on_exhaustion:
+            note = (
+                f"[max_iterations ({ctx.max_iterations}) ran out before the model said "
+                f"{self.config.stop_token}: not a success]"
+            )
+            return TurnResult(output=f"{output}\n{note}", success=False, usage=usage)
+        return TurnResult(output=output, success=success, usage=usage)
 
     def messages(self) -> list[Message]:
         """What the model sees next: system prompt, task (+ the phase's input), history."""
@@ -149,14 +184,11 @@ class Executor:
 
 
 def extract_command(reply: str) -> str | None:
-    """The first ```sh block, else the first non-empty line (without a `$ ` prompt)."""
+    """The first ```sh (or bare ```) block's command; None without one. Prose is never
+    a command: a line of it run in a shell does whatever its words happen to mean."""
     block = _BLOCK.search(reply)
     if block is not None:
         return block.group(1).strip() or None
-    for raw in reply.splitlines():
-        line = raw.strip().removeprefix("$ ").strip()
-        if line and not line.startswith("```"):
-            return line
     return None
 
 

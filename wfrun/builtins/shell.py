@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shlex
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +74,9 @@ class ShellAgent:
         run = config.run
         argv = ["/bin/sh", "-c", run] if isinstance(run, str) else list(run)
         if isinstance(run, list) and config.shell:
-            argv = ["/bin/sh", "-c", " ".join(run)]
+            # Each item is one argument, as without the shell: quoted, never re-split or
+            # interpreted (`;`, `$`, spaces). Shell syntax belongs in a string `run:`.
+            argv = ["/bin/sh", "-c", shlex.join(run)]
         env = {
             **self.ctx.environ,
             **config.env,
@@ -94,7 +98,12 @@ class ShellAgent:
             config.success.stdout_matches is None or bool(self._pattern.search(done.stdout or ""))
         )
         return TurnResult(
-            output=describe(done, max_output=config.max_output, timeout=config.timeout),
+            output=describe(
+                done,
+                max_output=config.max_output,
+                timeout=config.timeout,
+                cancelled=ctx.cancelled,
+            ),
             done=success if self.done_on_success else True,
             success=success,
             usage={"exit_code": done.exit_code, "seconds": done.duration_s},
@@ -109,9 +118,16 @@ def previous_text(previous: Any) -> str:
     return text[-PREVIOUS_LIMIT:] if len(text) > PREVIOUS_LIMIT else text
 
 
-def describe(done: capture.Captured, *, max_output: int, timeout: float | None) -> str:
+def describe(
+    done: capture.Captured,
+    *,
+    max_output: int,
+    timeout: float | None,
+    cancelled: threading.Event | None = None,
+) -> str:
     """The turn's output: what the command printed (trailing newlines dropped, as `$(...)`
-    does), and a note when it was cut, timed out or cancelled."""
+    does), and a note when it was cut, timed out or cancelled (saying why: `cancelled`
+    is the turn's flag, which knows whether its phase timed out or the run stopped)."""
     notes = []
     if done.truncated:
         notes.append(f"[output cut: only the last {max_output} characters are kept]")
@@ -119,8 +135,15 @@ def describe(done: capture.Captured, *, max_output: int, timeout: float | None) 
     if done.timed_out:
         text += f"\n[killed: no exit within the {timeout:g}s timeout]"
     elif done.cancelled:
-        text += "\n[killed: the run was cancelled]"
+        text += f"\n[killed: {cancel_reason(cancelled)}]"
     return "\n".join([*notes, text]) if notes else text
+
+
+def cancel_reason(cancelled: threading.Event | None) -> str:
+    """Why a turn's cancel flag was set: the engine's flag carries a `reason` (a phase
+    timeout says "timed out after 5s"); a plain Event only says that it was."""
+    reason = getattr(cancelled, "reason", "") if cancelled is not None else ""
+    return reason if isinstance(reason, str) and reason else "the run was cancelled"
 
 
 def _shell_agent(config: ShellConfig, ctx: AgentContext) -> ShellAgent:

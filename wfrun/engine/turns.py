@@ -7,8 +7,8 @@ scheduler owns every decision about *whether* a phase runs; this module only run
 
 from __future__ import annotations
 
-import threading
 import time
+import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +21,21 @@ from wfrun.engine import spawning
 from wfrun.engine.api import AgentContext, Spawn, TurnContext, TurnResult, as_result
 from wfrun.engine.flags import LazyEvent
 from wfrun.engine.pool import ResourcePool
+from wfrun.engine.redact import Redactor
 from wfrun.engine.render import RenderError, render_config
-from wfrun.errors import ResourceStartError
+from wfrun.errors import ResourceStartError, RunError
 from wfrun.registry import Registry
 from wfrun.spec.model import Phase, Workflow
 
 FAILED_STATES = frozenset({"failed", "timeout", "error", "cancelled"})
 MAX_OUTPUT_IN_EVENTS = 64_000
+
+
+class CancelFlag(LazyEvent):
+    """A phase's cancel flag that knows why it was set ("timed out after 5s", "the run
+    was interrupted"): agents report that rather than a bare "cancelled"."""
+
+    reason: str = ""
 
 
 @dataclass(eq=False)
@@ -49,7 +57,7 @@ class PhaseRun:
     started: float = 0.0
     previous: Any = None
     spawns: list[Spawn] = field(default_factory=list)
-    cancelled: threading.Event = field(default_factory=LazyEvent)
+    cancelled: CancelFlag = field(default_factory=CancelFlag)
     cancel_reason: str = ""
     cancel_status: str = "cancelled"  # what a cancelled phase ends as
     deadline: float | None = None
@@ -73,7 +81,8 @@ class PhaseRun:
 
     def cancel(self, reason: str, *, status: str = "cancelled") -> None:
         if not self.cancelled.is_set():
-            self.cancel_reason, self.cancel_status = reason, status
+            self.cancel_reason = self.cancelled.reason = reason
+            self.cancel_status = status
             self.cancelled.set()
 
 
@@ -101,6 +110,7 @@ class TurnRunner:
         # configs are frozen: validate it once (it was a fifth of a no-op phase).
         self._fixed = {name for name, a in self.workflow.agents.items() if not _dynamic(a.config)}
         self._configs: dict[str, Any] = {}
+        self._redactor = Redactor.for_environ(self.workflow.secrets, self.environ)
 
     def run(self, run: PhaseRun) -> PhaseRun:
         """Run `run` to a verdict; never raises for problems that belong to the phase."""
@@ -145,7 +155,7 @@ class TurnRunner:
                 attributes={r: self.pool.attributes(r) for r in mine},
             )
             return spec.factory(config, context)
-        except (RenderError, ValidationError, ValueError, TypeError, ImportError) as exc:
+        except (RenderError, ValidationError, ValueError, TypeError, ImportError, RunError) as exc:
             msg = f"agent {agent_name!r} could not start: {_short(exc)}"
             raise _AgentSetupError(msg) from exc
 
@@ -182,7 +192,9 @@ class TurnRunner:
             try:
                 last = as_result(agents[index].act(context))
             except Exception as exc:  # noqa: BLE001 - an agent's bug fails its phase, not the run
-                _fail(run, "error", f"agent {agent_name!r} raised {type(exc).__name__}: {exc}")
+                reason = f"agent {agent_name!r} raised {type(exc).__name__}: {exc}"
+                saved = self._save_traceback(run.name, agent_name, exc)
+                _fail(run, "error", f"{reason} (traceback: {saved})" if saved else reason)
                 return
             history.append(last)
             emit(
@@ -201,7 +213,7 @@ class TurnRunner:
                 _fail(run, "failed", f"agent {agent_name!r}: {refused}")
                 return
             run.spawns.extend(last.spawn)
-            previous = last.output
+            previous = run.output = last.output  # kept if the phase is cut short (timeout)
             if last.done:
                 break
         if run.cancelled.is_set():
@@ -212,6 +224,17 @@ class TurnRunner:
         run.status = "succeeded" if verdict else "failed"
         if not verdict:
             run.reason = _verdict_reason(spec, last, run.iterations)
+
+    def _save_traceback(self, phase: str, agent_name: str, exc: BaseException) -> str:
+        """Write the raising turn's traceback (secrets masked) to the run's logs; its path."""
+        path = self.run_dir / "logs" / f"{phase}.{agent_name}.traceback.txt"
+        text = "".join(traceback.format_exception(exc))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(self._redactor.text(text), encoding="utf-8")
+        except OSError:
+            return ""  # the reason still names the exception
+        return str(path)
 
     def _context(
         self,

@@ -17,11 +17,11 @@ from pydantic import BaseModel, ValidationError
 
 from wfrun import constants as C
 from wfrun.errors import Diagnostic, Position, Severity, brief, clip
-from wfrun.registry import Kind, OnDisk, Registry
+from wfrun.registry import Kind, OnDisk, Registry, TypeSpec
 from wfrun.spec import expr
 from wfrun.spec.document import AgentDoc, PhaseDoc, ResourceDoc, TemplateDoc
 from wfrun.spec.interpolate import PLACEHOLDER, Reference, format_value
-from wfrun.spec.locate import diagnostics_from, listing, suggest
+from wfrun.spec.locate import diagnostics_from, dotted, listing, suggest
 from wfrun.spec.source import PathKey, Source
 
 PHASE_FIELDS = ("output", "success", "failed", "skipped", "status")
@@ -42,9 +42,9 @@ def check(
     base_dir: Path | None = None,
 ) -> list[Diagnostic]:
     """Every semantic problem in the (structurally checked) sections of a workflow;
-    with `base_dir`, also what the types' `with:` name on disk (see `OnDisk`)."""
-    checker = _Checker(source, names, params, execution, registry)
-    checker.base_dir = base_dir
+    with `base_dir`, also what the types' `with:` name on disk (see `OnDisk`) and what
+    the types' own checks find there (`TypeSpec.check`)."""
+    checker = _Checker(source, names, params, execution, registry, base_dir)
     resources = cast("Mapping[str, ResourceDoc]", docs["resources"])
     agents = cast("Mapping[str, AgentDoc]", docs["agents"])
     phases = cast("Mapping[str, PhaseDoc]", docs["phases"])
@@ -70,6 +70,7 @@ class _Checker:
         params: Mapping[str, Any],
         execution: str,
         registry: Registry,
+        base_dir: Path | None = None,
     ) -> None:
         self.source = source
         self.names = names
@@ -77,11 +78,11 @@ class _Checker:
         self.execution = execution
         self.registry = registry
         self.found: list[Diagnostic] = []
+        self.base_dir = base_dir  # the workflow's folder: paths on disk, types' own checks
         # Looked up once per name, not once per use: a file may use a name 100,000 times.
         self.declared = {section: set(declared) for section, declared in names.items()}
         self.order = {name: i for i, name in enumerate(names.get("phases", []))}
         self._needed: dict[str, Needed] = {}  # by section, built on first use
-        self.base_dir: Path | None = None  # the workflow's folder: check paths on disk
 
     @property
     def full(self) -> bool:
@@ -117,7 +118,7 @@ class _Checker:
             self._add(self.source.at((section, name, "type")), message, hint)
             return
         try:
-            spec.config.model_validate(doc.with_)
+            config = spec.config.model_validate(doc.with_)
             self._on_disk(spec.config, doc.with_, (section, name, "with"))
         except ValidationError as exc:
             self.found += diagnostics_from(
@@ -134,6 +135,23 @@ class _Checker:
             where = self.source.at((section, name, "with"), key=True)
             message = f"the {kind} type {brief(type_name)} cannot check `with:`: nested too deeply"
             self._add(where, message, "simplify the settings (a regex with fewer groups?)")
+        else:
+            self._own_checks(spec, config, (section, name, "with"))
+
+    def _own_checks(self, spec: TypeSpec, config: Any, prefix: PathKey) -> None:
+        """The type's checks beside the workflow (a `call:` module imports...), if it has any."""
+        if spec.check is None or self.base_dir is None:
+            return
+        for finding in spec.check(config, self.base_dir):
+            path = (*prefix, *finding.path)
+            if _is_run_time(self.source, path):
+                continue
+            raw = self.source.value(path)
+            if finding.offset is not None and isinstance(raw, str) and "${" not in raw:
+                where = self.source.within(path, finding.offset)  # as written: exact column
+            else:
+                where = self.source.at(path)
+            self._add(where, f"{dotted(path)}: {finding.message}", finding.hint)
 
     def _on_disk(self, model: type[BaseModel], data: Any, path: PathKey) -> None:
         """Check the values of `data` that `model` marks as naming something on disk."""
