@@ -48,6 +48,9 @@ bench: $(STAMP)  ## run the benchmarks (prints tables)
 	$(PY) benchmarks/planner_scale.py
 	$(PY) benchmarks/engine_overhead.py
 	$(PY) benchmarks/load_graph.py
+	$(PY) benchmarks/commands.py
+	$(PY) benchmarks/startup.py
+	$(PY) benchmarks/loading.py
 
 clean:  ## remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.* htmlcov

@@ -5,7 +5,8 @@ Generates a graph workflow (seeded): P phases, R workspace resources (every fift
 two more; each phase needs one or two of the 40 phases before it. The agent writes into
 its workspace (so a workspace that is not live fails the phase) and sleeps 2 ms.
 Runs `wfrun run --json --max-parallel 16` in a fresh process and reports wall time,
-peak RSS, and whether every resource started and stopped exactly once.
+peak RSS, and whether every resource started and stopped exactly once; when not, why:
+a refused file's first diagnostic, a failed run's reason, or which resources were off.
 
     python benchmarks/load_graph.py [--quick]
 """
@@ -24,6 +25,12 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import wfrun
+from wfrun.errors import SpecError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as benchmarks/load_graph.py
+from benchmarks.common import machine_line
 
 AGENT_MODULE = """\
 import time
@@ -83,6 +90,7 @@ class LoadResult:
     peak_rss_mb: float
     events: list[dict[str, Any]]
     leftovers: list[Path]
+    stderr: str = ""
 
     def count(self, kind: str) -> Counter[str]:
         return Counter(e["resource"] for e in self.events if e["kind"] == kind)
@@ -119,7 +127,34 @@ def run_load(folder: Path, phases: int, resources: int, max_parallel: int = 16) 
     code, rss_kb = (int(x) for x in done.stdout.split())
     out = Path(f"{script}.out").read_text()
     events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    return LoadResult(code, seconds, rss_kb / 1024, events, sorted(temp.iterdir()))
+    leftovers = sorted(temp.iterdir())
+    return LoadResult(code, seconds, rss_kb / 1024, events, leftovers, done.stderr)
+
+
+def why_not(result: LoadResult, flow: Path) -> str:
+    """Why the run did not start and stop every resource exactly once ("" if it did)."""
+    if result.code != 0:
+        try:
+            wfrun.load(flow)
+        except SpecError as exc:  # refused: the first diagnostic, as `wfrun validate` shows
+            first = exc.diagnostics[0]
+            return f"refused: {first.message} (line {first.position.line})"
+        finished = [e for e in result.events if e["kind"] == "run_finished"]
+        if finished:
+            return f"exit {result.code}: {finished[-1].get('reason') or finished[-1]['status']}"
+        last = result.stderr.strip().splitlines()[-1:] or ["no output"]
+        return f"exit {result.code}: {last[0]}"
+    started, stopped = result.count("resource_started"), result.count("resource_stopped")
+    if again := sorted(r for r, n in started.items() if n != 1):
+        return f"started more than once: {', '.join(again[:5])}"
+    if not started:
+        return "no resource started"
+    if started != stopped:
+        off = sorted(r for r in set(started) | set(stopped) if started[r] != stopped[r])
+        return f"started and stopped unequally: {', '.join(off[:5])}"
+    if result.leftovers:
+        return f"left in TMPDIR: {', '.join(p.name for p in result.leftovers[:5])}"
+    return ""
 
 
 def main() -> None:
@@ -127,21 +162,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="up to 2,000 phases only")
     args = parser.parse_args()
     sizes = [(200, 20), (1_000, 100), (2_000, 200)] + ([] if args.quick else [(8_000, 800)])
+    print(machine_line("load_graph.py" + (" --quick" if args.quick else "")))
     print(
         f"{'phases':>8}{'resources':>11}{'seconds':>10}{'peak RSS MB':>13}{'max running':>13}  exactly once"
     )
     for phases, resources in sizes:
         with tempfile.TemporaryDirectory() as folder:
             result = run_load(Path(folder), phases, resources)
-        once = (
-            result.code == 0
-            and set(result.count("resource_started").values()) == {1}
-            and result.count("resource_started") == result.count("resource_stopped")
-            and not result.leftovers
-        )
+            why = why_not(result, Path(folder) / "load.yaml")
         print(
             f"{phases:>8,}{resources:>11,}{result.seconds:>10.2f}{result.peak_rss_mb:>13.1f}"
-            f"{result.max_running():>13}  {'yes' if once else 'NO'}"
+            f"{result.max_running():>13}  {f'NO ({why})' if why else 'yes'}"
         )
 
 
