@@ -33,6 +33,9 @@ from wfrun.spec.model import Workflow
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "error": 3, "interrupted": 130}
 CANCEL_GRACE = 10.0
+# Every signal that asks a run to end: Ctrl-C, `kill`, the terminal closing, Ctrl-\.
+# Each one tears down like Ctrl-C; none may end the process with resources still live.
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def run_workflow(
         except KeyboardInterrupt:
             interrupts.defer()  # (the handler did both already, unless it came from elsewhere)
             scheduler.interrupt()
-            status, reason = "interrupted", "interrupted (Ctrl-C or SIGTERM)"
+            status, reason = "interrupted", f"interrupted ({interrupts.cause})"
             emitter.emit(
                 ev.Notice, message="interrupted: cancelling running phases", level="warning"
             )
@@ -173,7 +176,8 @@ def _summary(run_id: str, run_dir: Path, record: RecordSink, emitter: ev.Emitter
 
 
 class _Interrupts:
-    """SIGINT and SIGTERM for the whole run, installed once so no signal finds a gap.
+    """SIGINT, SIGTERM, SIGHUP and SIGQUIT for the whole run, installed once so no
+    signal finds a gap.
 
     The first one, while phases run, tells the scheduler to start nothing more (a flag:
     the handler must not wait for a lock) and raises KeyboardInterrupt. From then on,
@@ -187,10 +191,13 @@ class _Interrupts:
         self._on_first = on_first
         self._deferring = False
         self._previous: dict[int, Any] = {}
+        self.cause = "Ctrl-C or SIGTERM"  # named after the first signal, once one came
 
     def __enter__(self) -> Self:
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in INTERRUPTS:
+                if sig == signal.SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
+                    continue  # `nohup wfrun run`: the terminal closing is not a stop
                 self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
@@ -206,6 +213,7 @@ class _Interrupts:
         del frame
         if not self._deferring:
             self._deferring = True
+            self.cause = _CAUSES.get(signum, signal.Signals(signum).name)
             self._on_first()
             raise KeyboardInterrupt
         message = f"{signal.Signals(signum).name}: still stopping resources"
@@ -215,3 +223,11 @@ class _Interrupts:
             kwargs={"message": message, "level": "warning"},
             daemon=True,
         ).start()
+
+
+_CAUSES = {
+    signal.SIGINT: "Ctrl-C",
+    signal.SIGTERM: "SIGTERM",
+    signal.SIGHUP: "SIGHUP: the terminal closed",
+    signal.SIGQUIT: "SIGQUIT",
+}
