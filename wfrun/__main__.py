@@ -5,8 +5,8 @@ a Ctrl-C meanwhile into a KeyboardInterrupt traceback. So the first thing is a h
 that ends the process with 130, quietly: nothing has started yet. SIGTERM, SIGHUP and
 SIGQUIT get the same, so every interrupt means 130. A run installs its own handlers
 (`wfrun.engine.runner`) and puts these back when it ends. Once the command has
-returned, an interrupt while threads end exits at once, and none is taken during
-interpreter finalisation (which puts back the default, killing handlers).
+returned, an interrupt while threads end exits at once, and one during interpreter
+finalisation is ignored (finalisation would put back the default, killing action).
 
 (What no Python program can cover: a Ctrl-C while the interpreter itself starts, before
 it runs a line of wfrun, e.g. while `site` loads.)
@@ -44,8 +44,8 @@ def main() -> int:
     for thread in threading.enumerate():  # what shutdown would wait for, interruptible
         if not thread.daemon and thread is not threading.current_thread():
             thread.join()
-    if mine:  # finalisation puts SIG_DFL back: a signal then would kill us by it
-        signal.pthread_sigmask(signal.SIG_BLOCK, mine)
+    for sig in mine:  # finalisation puts SIG_DFL back for a Python handler, not for this
+        signal.signal(sig, signal.SIG_IGN)
     return code
 
 
