@@ -7,20 +7,14 @@ The Python API mirrors the CLI:
     plan = wfrun.plan(workflow)
     summary = wfrun.run(workflow, plan=plan)  # RunSummary(status, exit_code, run_dir, ...)
 
-The names are imported on first use, so `import wfrun.spec` (what `wfrun validate`
-needs) does not load the engine.
+The names are imported on first use: importing the package itself must stay cheap, so
+`wfrun` can take charge of Ctrl-C (see `wfrun.__main__`) before anything heavy loads.
 """
 
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
-
-try:
-    __version__ = version("wfrun")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
 
 if TYPE_CHECKING:
     from wfrun.engine.runner import RunSummary
@@ -30,24 +24,33 @@ if TYPE_CHECKING:
     from wfrun.spec import Workflow
     from wfrun.spec import load_workflow as load
 
-_LAZY = {
-    "RunSummary": ("wfrun.engine.runner", "RunSummary"),
-    "run": ("wfrun.engine.runner", "run_workflow"),
+    __version__: str
+
+_EXPORTS = {  # name -> (module, attribute)
     "Plan": ("wfrun.planner", "Plan"),
-    "plan": ("wfrun.planner", "plan_workflow"),
+    "RunSummary": ("wfrun.engine.runner", "RunSummary"),
     "Workflow": ("wfrun.spec", "Workflow"),
     "load": ("wfrun.spec", "load_workflow"),
+    "plan": ("wfrun.planner", "plan_workflow"),
+    "run": ("wfrun.engine.runner", "run_workflow"),
 }
 
 __all__ = ["Plan", "RunSummary", "Workflow", "__version__", "load", "plan", "run"]
 
 
 def __getattr__(name: str) -> Any:
-    """Import an API name when it is first used (PEP 562)."""
-    if name not in _LAZY:
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+        try:
+            value = version("wfrun")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            value = "0+unknown"
+    elif name in _EXPORTS:
+        module, attribute = _EXPORTS[name]
+        value = getattr(importlib.import_module(module), attribute)
+    else:
         msg = f"module 'wfrun' has no attribute {name!r}"
         raise AttributeError(msg)
-    module, attribute = _LAZY[name]
-    value = getattr(importlib.import_module(module), attribute)
     globals()[name] = value
     return value

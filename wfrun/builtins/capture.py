@@ -4,13 +4,20 @@ Used by the `shell`/`check` agents, the `executor` and `command:` readiness prob
 The command runs in its own session; when it ends (or is killed for its timeout or
 because the run was cancelled) whatever it left running in that session is stopped
 too, so a turn never leaves a background process behind.
+
+Nothing here may keep a signal out or outlast a timeout: the `stdout_matches` regex runs
+in a child process (Python's `re` backtracks and holds the GIL for as long as it does, so
+`(a+)+$` on 'aaaa…b' would block the whole runner, signal handlers included), and a
+pipe that a process outside the session keeps open is read no longer than the deadline.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -21,7 +28,16 @@ from typing import IO
 from wfrun.builtins import procs
 
 LEFTOVER_GRACE = 1.0  # seconds a turn's background processes get after SIGTERM
+DRAIN = 2.0  # seconds to read what is still in the pipe after the command ended
 _CHUNK = 65536
+_TICK = 0.05  # seconds between looks at the cancel flag while a command runs
+# The matcher: pattern and text on stdin (a 4-byte length first); exit 10 found, 11 not
+# (a crash is 1: neither).
+_MATCHER = (
+    "import re,sys;d=sys.stdin.buffer.read();n=int.from_bytes(d[:4],'big');"
+    "sys.exit(10 if re.search(d[4:4+n].decode(),d[4+n:].decode()) else 11)"
+)
+_FOUND = {10: True, 11: False}
 
 
 @dataclass(frozen=True)
@@ -35,6 +51,7 @@ class Captured:
     cancelled: bool = False
     truncated: bool = False
     duration_s: float = 0.0
+    matched: bool | None = None  # stdout_matches found in stdout; None: none given (or killed)
 
 
 class _Tail:
@@ -70,13 +87,17 @@ def run(
     cancelled: threading.Event | None = None,
     max_output: int = 64_000,
     split_stdout: bool = False,
+    stdout_matches: str | None = None,
 ) -> Captured:
     """Run `argv`; kill its session on timeout or cancel. A missing program is exit 127.
 
     By default stdout and stderr share one pipe, so `output` has them in the order they
     were written. `split_stdout` also keeps stdout alone, at the price of two pipes: the
     order between the two streams is then only as good as thread scheduling.
+    `stdout_matches` (implies `split_stdout`) is searched for in stdout within the same
+    timeout, and as cancellable as the command: see `matches`.
     """
+    split_stdout = split_stdout or stdout_matches is not None
     began = time.monotonic()
     stderr = subprocess.PIPE if split_stdout else subprocess.STDOUT
     try:
@@ -102,23 +123,27 @@ def run(
     deadline = None if timeout is None else began + timeout
     grace = 0.0  # unless it exits by itself: then leftovers get LEFTOVER_GRACE
     try:
-        while proc.poll() is None:
-            if cancelled is not None and cancelled.is_set():
-                was_cancelled = True
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                timed_out = True
-                break
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=0.05)
-        else:
+        ended = _wait(proc, deadline, cancelled)
+        timed_out, was_cancelled = ended == "timeout", ended == "cancelled"
+        if ended == "exited":
             grace = LEFTOVER_GRACE
     finally:  # also on KeyboardInterrupt: the command must not outlive the turn
         procs.kill_session(proc.pid, grace=grace, proc=proc)
+    # A process that escaped the session may hold the pipe open: read until EOF, but
+    # never past the deadline, and only briefly once the turn is being cut short.
+    drain = DRAIN if grace else 0.1
+    if deadline is not None:
+        drain = min(drain, max(deadline - time.monotonic(), 0.1))
+    until = time.monotonic() + drain
     for reader in readers:
-        reader.join(timeout=2.0)  # a process that escaped the session may hold the pipe
+        reader.join(timeout=max(until - time.monotonic(), 0))
     with lock:
         output, out = combined.text(), stdout.text() if split_stdout else None
+    matched = None
+    if stdout_matches is not None and not (timed_out or was_cancelled):
+        matched = matches(stdout_matches, out or "", deadline=deadline, cancelled=cancelled)
+        was_cancelled = matched is None and cancelled is not None and cancelled.is_set()
+        timed_out = matched is None and not was_cancelled
     return Captured(
         exit_code=None if (timed_out or was_cancelled) else proc.returncode,
         output=output,
@@ -127,7 +152,83 @@ def run(
         cancelled=was_cancelled,
         truncated=combined.dropped,
         duration_s=round(time.monotonic() - began, 6),
+        matched=matched,
     )
+
+
+def _wait(
+    proc: subprocess.Popen[bytes], deadline: float | None, cancelled: threading.Event | None
+) -> str:
+    """Until `proc` exits ("exited"), the deadline ("timeout") or a cancel ("cancelled").
+
+    Sleeps on a pidfd, so an exit wakes it at once (Popen.wait(timeout) polls with a
+    back-off); it looks at the cancel flag every `_TICK` seconds.
+    """
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # not Linux >= 5.3: poll
+        pidfd = -1
+    try:
+        while proc.poll() is None:
+            if cancelled is not None and cancelled.is_set():
+                return "cancelled"
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return "timeout"
+            tick = _TICK if deadline is None else min(_TICK, deadline - now)
+            if pidfd >= 0:
+                select.select([pidfd], [], [], tick)
+            else:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=tick)
+        return "exited"
+    finally:
+        if pidfd >= 0:
+            os.close(pidfd)
+
+
+def matches(
+    pattern: str,
+    text: str,
+    *,
+    deadline: float | None = None,
+    cancelled: threading.Event | None = None,
+) -> bool | None:
+    """`re.search(pattern, text)`, in a child process killed at `deadline` or on cancel.
+
+    Python's `re` backtracks, and while it does it holds the GIL: a catastrophic pattern
+    would stop every thread and every signal handler of the runner, for ever. In a child
+    it is bounded like any command. None: cut short by the deadline or the cancel.
+    """
+    raw = pattern.encode()
+    payload = len(raw).to_bytes(4, "big") + raw + text.encode()
+    env = {procs.RUN_ENV: os.environ[procs.RUN_ENV]} if procs.RUN_ENV in os.environ else {}
+    child = subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", _MATCHER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        pending: bytes | None = payload
+        while True:
+            if cancelled is not None and cancelled.is_set():
+                return None
+            left = 0.05 if deadline is None else min(deadline - time.monotonic(), 0.05)
+            if left <= 0:
+                return None
+            try:
+                child.communicate(pending, timeout=left)
+            except subprocess.TimeoutExpired:
+                pending = None  # communicate keeps feeding what it was given
+                continue
+            return _FOUND.get(child.returncode, False)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
 
 
 def _pump(stream: IO[bytes], tails: list[_Tail], lock: threading.Lock) -> None:

@@ -14,17 +14,25 @@ Everything a run starts carries `WFRUN_RUN_DIR` in its environment, from its fir
 instruction on. So a process that no journal lists — a turn's command, or a service
 spawned a moment before a hard kill, before it could be journaled — can still be found
 (`run_processes`) and stopped by `wfrun cleanup`, and nothing else can be mistaken for it.
+
+That mark is the third part of a process's identity when cleanup acts: a journaled pid
+whose start time and boot still match may yet be a stranger (a pid reused within one
+clock tick, or another program that joined the old session or group). Under
+`only_run(run_id)` — `wfrun cleanup` uses it — `kill_session` signals only processes
+that carry the run's mark, one by one, never a whole group, and lists the others it
+left alone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import functools
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -33,6 +41,12 @@ from wfrun import constants as C
 PROC = Path("/proc")
 KILL_WAIT = 2.0  # seconds to wait for SIGKILLed processes to vanish
 RUN_ENV = C.RUN_DIR_ENV  # set for everything a run starts: its run record folder
+
+
+# While cleanup acts for a run: its id, and the pids it found but left alone.
+_ONLY_RUN: contextvars.ContextVar[tuple[str, set[int]] | None] = contextvars.ContextVar(
+    "wfrun_only_run", default=None
+)
 
 
 class ProcStat(NamedTuple):
@@ -144,6 +158,31 @@ def run_processes(run_id: str) -> dict[int, int]:
     return found
 
 
+def belongs(pid: int, run_id: str) -> bool:
+    """Does `pid` carry the mark of run `run_id` (its `WFRUN_RUN_DIR`)? False when unreadable."""
+    try:
+        environ = (PROC / str(pid) / "environ").read_bytes()
+    except OSError:
+        return False
+    prefix = f"{RUN_ENV}=".encode()
+    for item in environ.split(b"\0"):
+        if item.startswith(prefix):
+            return Path(os.fsdecode(item[len(prefix) :])).name == run_id
+    return False
+
+
+@contextlib.contextmanager
+def only_run(run_id: str) -> Iterator[set[int]]:
+    """Within the block `kill_session` signals only processes of run `run_id`; the set
+    it yields fills with the pids it found in a group or session but left alone."""
+    spared: set[int] = set()
+    token = _ONLY_RUN.set((run_id, spared))
+    try:
+        yield spared
+    finally:
+        _ONLY_RUN.reset(token)
+
+
 def stop_processes(found: Mapping[int, int], *, grace: float) -> int:
     """SIGTERM each process that still has its start time, SIGKILL it after `grace`.
 
@@ -235,19 +274,24 @@ def kill_session(
 ) -> int:
     """SIGTERM the group `leader` leads, SIGKILL what is left after `grace`; reap `proc`.
 
-    Returns how many processes were alive when the SIGTERM was sent. `keep` narrows
+    Returns how many processes were alive when the SIGTERM was sent (0 without a look
+    at /proc when `proc` has exited and its group is empty). `keep` narrows
     which processes count as ours (cleanup uses it when the leader is gone); then
     only those pids are signalled, never the group as a whole.
     """
-    whole_group = keep is None
+    if keep is None and proc is not None and proc.poll() is not None and not _group_alive(leader):
+        # The common end of a turn: it exited and left nothing in its group. One syscall,
+        # not a /proc scan. (What left the group too is stopped by the run's end sweep.)
+        return 0
+    whole_group = keep is None and _ONLY_RUN.get() is None
     keep = keep or _everyone
-    targets = members(leader, keep)
+    targets = _targets(leader, keep)
     _signal_all(leader, targets, signal.SIGTERM, whole_group=whole_group)
     deadline = time.monotonic() + grace
     while _still_running(leader, proc, keep) and time.monotonic() < deadline:
         time.sleep(0.02)
     deadline = time.monotonic() + KILL_WAIT
-    while (left := members(leader, keep)) and time.monotonic() < deadline:
+    while (left := _targets(leader, keep)) and time.monotonic() < deadline:
         # Repeat: a survivor may fork between the scan and the signal.
         _signal_all(leader, left, signal.SIGKILL, whole_group=whole_group)
         time.sleep(0.01)
@@ -263,7 +307,19 @@ def _still_running(
 ) -> bool:
     if proc is not None:
         proc.poll()  # reap our own child so it does not linger as a zombie
-    return bool(members(leader, keep))
+    return bool(_targets(leader, keep))
+
+
+def _targets(leader: int, keep: Callable[[ProcStat], bool]) -> list[int]:
+    """`members`, less the processes that are not the run's while cleanup acts for one."""
+    found = members(leader, keep)
+    scope = _ONLY_RUN.get()
+    if scope is None:
+        return found
+    run_id, spared = scope
+    ours = [pid for pid in found if belongs(pid, run_id)]
+    spared.update(pid for pid in found if pid not in ours)
+    return ours
 
 
 def _everyone(_: ProcStat) -> bool:
@@ -277,6 +333,17 @@ def _signal_all(leader: int, pids: list[int], signum: signal.Signals, *, whole_g
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signum)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Is any process (a zombie too) left in group `pgid`? Ours or not: then scan."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _group_signalable(pgid: int) -> bool:

@@ -67,7 +67,6 @@ class ShellAgent:
         self.ctx = ctx
         self.cwd = ctx.base_dir / config.cwd if config.cwd else ctx.base_dir
         self.done_on_success = done_on_success or config.until_success
-        self._pattern = re.compile(config.success.stdout_matches or "")
 
     def act(self, ctx: TurnContext) -> TurnResult:
         config = self.config
@@ -92,11 +91,9 @@ class ShellAgent:
             timeout=config.timeout,
             cancelled=ctx.cancelled,
             max_output=config.max_output,
-            split_stdout=config.success.stdout_matches is not None,
+            stdout_matches=config.success.stdout_matches,  # matched in a child: bounded
         )
-        success = done.exit_code == config.success.exit_code and (
-            config.success.stdout_matches is None or bool(self._pattern.search(done.stdout or ""))
-        )
+        success = done.exit_code == config.success.exit_code and done.matched is not False
         return TurnResult(
             output=describe(
                 done,

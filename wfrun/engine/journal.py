@@ -6,7 +6,8 @@ The runner (pid, start time, boot) is named in run.json's header, and again here
 cleanup can tell a killed run from one still running, even after the pid was reused.
 
 `cleanup_run` leaves a live run alone. For a dead one it hands each entry to its type's
-`cleanup`, newest first, then stops any process still marked as started by the run
+`cleanup`, newest first (signalling only processes that carry the run's mark: see
+`procs.only_run`), then stops any process still marked as started by the run
 (see `wfrun.builtins.procs`: turn commands, or a service killed before it was
 journaled), and marks the record.
 """
@@ -76,17 +77,24 @@ def cleanup_run(run_dir: Path, registry: Registry) -> CleanupResult:
     actions: list[str] = []
     errors: list[str] = []
     failed: set[str] = set()
-    for name in reversed(list(live)):
-        item = live[name]
-        spec = registry.get("resource", item.get("type", ""))
-        if spec is None or spec.cleanup is None:
-            actions.append(f"{name}: nothing to clean up for type {item.get('type')!r}")
-            continue
-        try:
-            actions.append(f"{name}: {spec.cleanup(item.get('entry', {}))}")
-        except Exception as exc:  # noqa: BLE001 - one failing cleanup must not skip the others
-            errors.append(f"{name}: {type(exc).__name__}: {exc}")
-            failed.add(name)
+    with procs.only_run(run_dir.name) as spared:  # a stranger in the old group: left alone
+        for name in reversed(list(live)):
+            item = live[name]
+            spec = registry.get("resource", item.get("type", ""))
+            if spec is None or spec.cleanup is None:
+                actions.append(f"{name}: nothing to clean up for type {item.get('type')!r}")
+                continue
+            try:
+                actions.append(f"{name}: {spec.cleanup(item.get('entry', {}))}")
+            except Exception as exc:  # noqa: BLE001 - one failing cleanup must not skip others
+                errors.append(f"{name}: {type(exc).__name__}: {exc}")
+                failed.add(name)
+    if spared:
+        pids = ", ".join(map(str, sorted(spared)))
+        actions.append(
+            f"left alone pid(s) {pids}: in a journaled group or session, but not the run's"
+            f" (no {procs.RUN_ENV} of this run in their environment)"
+        )
     strays = procs.run_processes(run_dir.name)
     if strays:
         count = procs.stop_processes(strays, grace=STRAY_GRACE)

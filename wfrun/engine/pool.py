@@ -254,7 +254,7 @@ class ResourcePool:
 
 @contextmanager
 def _uninterrupted() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM until the block ends, then act on the first as the handler
+    """Hold Ctrl-C, SIGTERM, SIGHUP and SIGQUIT until the block ends, then act on the first as the handler
     in force would have. A KeyboardInterrupt in the middle of a stop (the main thread
     stops resources of a phase it gave up on) left it half done, its `resource_stopping`
     unmatched, and made teardown call `stop` a second time."""
@@ -267,7 +267,8 @@ def _uninterrupted() -> Iterator[None]:
         del frame
         caught.append(signum)
 
-    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    held = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)  # runner.INTERRUPTS
+    previous = {sig: signal.signal(sig, hold) for sig in held}
     try:
         yield
     finally:

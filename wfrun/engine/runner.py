@@ -19,6 +19,7 @@ from types import FrameType
 from typing import Any, Self
 
 from wfrun import constants as C
+from wfrun.builtins import procs
 from wfrun.engine import events as ev
 from wfrun.engine.journal import Journal
 from wfrun.engine.pool import ResourcePool
@@ -33,6 +34,10 @@ from wfrun.spec.model import Workflow
 
 EXIT_CODES = {"succeeded": 0, "failed": 1, "error": 3, "interrupted": 130}
 CANCEL_GRACE = 10.0
+SWEEP_GRACE = 1.0  # seconds a process the run left behind gets between SIGTERM and SIGKILL
+# Every signal that asks a run to end: Ctrl-C, `kill`, the terminal closing, Ctrl-\.
+# Each one tears down like Ctrl-C; none may end the process with resources still live.
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,7 @@ def run_workflow(
         except KeyboardInterrupt:
             interrupts.defer()  # (the handler did both already, unless it came from elsewhere)
             scheduler.interrupt()
-            status, reason = "interrupted", "interrupted (Ctrl-C or SIGTERM)"
+            status, reason = "interrupted", f"interrupted ({interrupts.cause})"
             emitter.emit(
                 ev.Notice, message="interrupted: cancelling running phases", level="warning"
             )
@@ -123,7 +128,7 @@ def run_workflow(
             scheduler.drain(CANCEL_GRACE)
         finally:
             interrupts.defer()
-            _finish(scheduler, pool, emitter, status, reason)
+            _finish(scheduler, pool, emitter, status, reason, run_dir)
     summary = _summary(run_id, run_dir, record, emitter)
     if crash is not None:
         raise crash
@@ -131,7 +136,12 @@ def run_workflow(
 
 
 def _finish(
-    scheduler: Scheduler, pool: ResourcePool, emitter: ev.Emitter, status: str, reason: str
+    scheduler: Scheduler,
+    pool: ResourcePool,
+    emitter: ev.Emitter,
+    status: str,
+    reason: str,
+    run_dir: Path,
 ) -> None:
     """Stop everything, mark what never ran, write the verdict. Runs exactly once."""
     for run in scheduler.not_run():
@@ -140,6 +150,7 @@ def _finish(
         emitter.emit(ev.PhaseSkipped, phase=run.name, reason=run.reason)
     scheduler.stop_workers()
     pool.stop_all()
+    _sweep(run_dir, emitter)
     failed = [r.name for r in scheduler.runs.values() if r.status in FAILED_STATES]
     if status == "succeeded" and failed:
         status = "failed"
@@ -159,6 +170,18 @@ def _finish(
     emitter.close()
 
 
+def _sweep(run_dir: Path, emitter: ev.Emitter) -> None:
+    """Stop what the run started that is still running after every stop: processes that
+    left their session (`setsid`, a daemonising service, a `python` agent's Popen). Each
+    carries `WFRUN_RUN_DIR`: one scan of /proc per run finds them, none per command."""
+    found = procs.run_processes(run_dir.name)
+    if found:
+        count = procs.stop_processes(found, grace=SWEEP_GRACE)
+        pids = ", ".join(map(str, sorted(found)))
+        message = f"stopped {count} process(es) the run left running: {pids}"
+        emitter.emit(ev.Notice, message=message, level="warning")
+
+
 def _summary(run_id: str, run_dir: Path, record: RecordSink, emitter: ev.Emitter) -> RunSummary:
     data = record.summary
     return RunSummary(
@@ -173,7 +196,8 @@ def _summary(run_id: str, run_dir: Path, record: RecordSink, emitter: ev.Emitter
 
 
 class _Interrupts:
-    """SIGINT and SIGTERM for the whole run, installed once so no signal finds a gap.
+    """SIGINT, SIGTERM, SIGHUP and SIGQUIT for the whole run, installed once so no
+    signal finds a gap.
 
     The first one, while phases run, tells the scheduler to start nothing more (a flag:
     the handler must not wait for a lock) and raises KeyboardInterrupt. From then on,
@@ -187,10 +211,13 @@ class _Interrupts:
         self._on_first = on_first
         self._deferring = False
         self._previous: dict[int, Any] = {}
+        self.cause = "Ctrl-C or SIGTERM"  # named after the first signal, once one came
 
     def __enter__(self) -> Self:
         if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
+            for sig in INTERRUPTS:
+                if sig == signal.SIGHUP and signal.getsignal(sig) == signal.SIG_IGN:
+                    continue  # `nohup wfrun run`: the terminal closing is not a stop
                 self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
@@ -206,6 +233,7 @@ class _Interrupts:
         del frame
         if not self._deferring:
             self._deferring = True
+            self.cause = _CAUSES.get(signum, signal.Signals(signum).name)
             self._on_first()
             raise KeyboardInterrupt
         message = f"{signal.Signals(signum).name}: still stopping resources"
@@ -215,3 +243,11 @@ class _Interrupts:
             kwargs={"message": message, "level": "warning"},
             daemon=True,
         ).start()
+
+
+_CAUSES = {
+    signal.SIGINT: "Ctrl-C",
+    signal.SIGTERM: "SIGTERM",
+    signal.SIGHUP: "SIGHUP: the terminal closed",
+    signal.SIGQUIT: "SIGQUIT",
+}
