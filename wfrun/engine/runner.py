@@ -27,12 +27,12 @@ from wfrun.engine.records import RecordSink, new_run_dir, now_iso
 from wfrun.engine.redact import Redactor
 from wfrun.engine.runtag import tagged_environment
 from wfrun.engine.scheduler import Scheduler
-from wfrun.engine.turns import FAILED_STATES, TurnRunner
+from wfrun.engine.turns import TurnRunner
 from wfrun.planner import Plan, plan_workflow
 from wfrun.registry import Registry, default_registry, with_plugins
 from wfrun.spec.model import Workflow
+from wfrun.status import FAILED_STATES, RUN_EXIT_CODES, PhaseStatus, RunStatus
 
-EXIT_CODES = {"succeeded": 0, "failed": 1, "error": 3, "interrupted": 130}
 CANCEL_GRACE = 10.0
 SWEEP_GRACE = 1.0  # seconds a process the run left behind gets between SIGTERM and SIGKILL
 # Every signal that asks a run to end: Ctrl-C, `kill`, the terminal closing, Ctrl-\.
@@ -102,7 +102,7 @@ def run_workflow(
         max_parallel=scheduler.max_parallel,
         started_at=header["started_at"],
     )
-    status, reason = "succeeded", ""
+    status, reason = RunStatus.SUCCEEDED, ""
     crash: BaseException | None = None
     with (
         _Interrupts(emitter, on_first=scheduler.interrupt) as interrupts,
@@ -113,7 +113,7 @@ def run_workflow(
         except KeyboardInterrupt:
             interrupts.defer()  # (the handler did both already, unless it came from elsewhere)
             scheduler.interrupt()
-            status, reason = "interrupted", f"interrupted ({interrupts.cause})"
+            status, reason = RunStatus.INTERRUPTED, f"interrupted ({interrupts.cause})"
             emitter.emit(
                 ev.Notice, message="interrupted: cancelling running phases", level="warning"
             )
@@ -122,7 +122,11 @@ def run_workflow(
             scheduler.drain(CANCEL_GRACE)
         except Exception as exc:  # noqa: BLE001 - a bug in wfrun: tear down, then re-raise
             interrupts.defer()
-            status, reason, crash = "error", f"internal error: {type(exc).__name__}: {exc}", exc
+            status, reason, crash = (
+                RunStatus.ERROR,
+                f"internal error: {type(exc).__name__}: {exc}",
+                exc,
+            )
             pool.cancel()
             scheduler.cancel_running("internal error")
             scheduler.drain(CANCEL_GRACE)
@@ -139,30 +143,30 @@ def _finish(
     scheduler: Scheduler,
     pool: ResourcePool,
     emitter: ev.Emitter,
-    status: str,
+    status: RunStatus,
     reason: str,
     run_dir: Path,
 ) -> None:
     """Stop everything, mark what never ran, write the verdict. Runs exactly once."""
     for run in scheduler.not_run():
-        run.status = "skipped"
-        run.reason = "the run stopped before it" if status != "succeeded" else "never ready"
+        run.status = PhaseStatus.SKIPPED
+        run.reason = "the run stopped before it" if status != RunStatus.SUCCEEDED else "never ready"
         emitter.emit(ev.PhaseSkipped, phase=run.name, reason=run.reason)
     scheduler.stop_workers()
     pool.stop_all()
     _sweep(run_dir, emitter)
     failed = [r.name for r in scheduler.runs.values() if r.status in FAILED_STATES]
-    if status == "succeeded" and failed:
-        status = "failed"
+    if status == RunStatus.SUCCEEDED and failed:
+        status = RunStatus.FAILED
         reason = f"phase{'s' if len(failed) > 1 else ''} failed: {', '.join(failed)}"
     if pool.stop_errors:  # something may be left behind: never call that a success
-        status = "failed" if status == "succeeded" else status
+        status = RunStatus.FAILED if status == RunStatus.SUCCEEDED else status
         stops = "some resources failed to stop: " + "; ".join(pool.stop_errors)
         reason = f"{reason}; {stops}" if reason else stops
     emitter.emit(
         ev.RunFinished,
         status=status,
-        exit_code=EXIT_CODES[status],
+        exit_code=RUN_EXIT_CODES[status],
         seconds=emitter.now(),
         failed=failed,
         reason=reason,

@@ -1,16 +1,14 @@
-"""The scheduler: one set of rules for sequential and graph runs (sequential is one worker).
+"""The scheduler: one loop for sequential and graph runs (sequential is one worker).
 
-Every decision and the ledger live under one lock (`_state`). A worker that finishes a
-phase records it, decides what became ready, and runs the next phase itself: no thread
-handoff per phase (a handoff cost more than the rest of a no-op phase). The main thread
-supervises: it waits for the end, enforces timeouts, is where Ctrl-C and SIGTERM
-arrive, and fills free slots.
+The main thread owns every decision and all scheduling state: what is ready, running
+and finished, the ledger, spawns. Workers only run phases (`TurnRunner.run`) and post
+each one back to the inbox; the main thread takes it from there, records it, releases
+what the ledger says, decides what became ready and hands out free slots. It waits on
+the inbox with a timeout set by the nearest phase deadline, and it is where Ctrl-C and
+SIGTERM arrive. Other threads (a resource's watcher) post to the inbox too.
 
-Parallelism on demand: phases waiting for free slots go to other workers when the
-running phases leave the CPU idle (they wait on a process, a socket, a sleep: a worker
-finishing a phase looks), or when no phase has started for `STALL` seconds (the
-supervisor looks). Phases that keep Python busy gain nothing from more threads (one
-GIL) and lost a third of their speed to the contention.
+Workers are daemon threads, not a `ThreadPoolExecutor`'s: an agent that ignores its
+cancel must not keep wfrun from exiting, and the executor's threads are joined at exit.
 
 A phase becomes *resolved-ready* when every need has finished or been skipped; then
 its `if:` (and the implicit "upstream succeeded" rule) decides run or skip. A skip
@@ -29,20 +27,53 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from wfrun.engine import events as ev
-from wfrun.engine.turns import FAILED_STATES, PhaseRun, TurnRunner, elapsed
+from wfrun.engine.turns import PhaseRun, TurnRunner, elapsed
 from wfrun.planner import Ledger, Plan
 from wfrun.spec import expr
 from wfrun.spec.model import Phase, Workflow
+from wfrun.status import FAILED_STATES, PhaseStatus
 
 TIMEOUT_GRACE = 5.0  # seconds a cancelled phase gets to return before it is abandoned
-STALL = 0.01  # seconds without a phase start after which waiting phases get workers
-WINDOW = 0.002  # seconds of CPU use a worker looks back on to tell busy from waiting
-BUSY = 0.5  # share of one CPU the process uses above which more workers only contend
+IDLE_WAKE = 0.5  # seconds the loop sleeps at most with no deadline to watch
 _FAILURE_FIELDS = frozenset({"failed", "skipped", "status"})
+
+
+class _Workers:
+    """Daemon threads that run phases handed to them; one more for each abandoned one."""
+
+    def __init__(self, run: Callable[[PhaseRun], None]) -> None:
+        self._run = run
+        self._jobs: queue.SimpleQueue[PhaseRun | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, job: PhaseRun) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            else:
+                thread = threading.Thread(
+                    target=self._work, name=f"wfrun-worker-{len(self._threads)}", daemon=True
+                )
+                self._threads.append(thread)
+                thread.start()
+        self._jobs.put(job)
+
+    def stop(self) -> None:
+        """Let every worker end (a stuck one ends with the process: it is a daemon)."""
+        for _ in self._threads:
+            self._jobs.put(None)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            self._run(job)
+            with self._lock:
+                self._idle += 1
 
 
 class Scheduler:
@@ -67,28 +98,19 @@ class Scheduler:
         self.max_parallel = 1 if self.sequential else max(1, max_parallel)
         self.ledger = Ledger(plan)
         self.runs: dict[str, PhaseRun] = {}
-        self.results = self.runs  # read by workers for `${phases...}`
-        runner.results = self.runs
+        runner.results = self.runs  # read by workers for `${phases...}`
         self.running: dict[str, PhaseRun] = {}
         self.ready: deque[PhaseRun] = deque()  # needs resolved, not yet decided
         self.runnable: deque[PhaseRun] = deque()  # decided to run, waiting for a slot
         self.sequence: deque[PhaseRun] = deque()
         self.failed_any = False
         self.last_output: Any = None
-        self._state = threading.Condition()  # guards everything above; notified on changes
-        self._jobs: queue.SimpleQueue[PhaseRun | None] = queue.SimpleQueue()
-        self._workers: list[threading.Thread] = []
-        self._abandoned = 0  # workers stuck in a phase that was given up on
+        self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._workers = _Workers(self._work)
         self._stopping = False  # interrupted: record what finishes, start nothing
-        self._crash: BaseException | None = None  # a bug in wfrun, raised on the main thread
         self._spawn_ids = itertools.count(1)
-        self._last_start = 0.0  # monotonic time of the latest phase start
-        self._watching = False  # the supervisor wakes every STALL (else: told by notify)
-        self._looked = (time.monotonic(), time.process_time())  # at a worker's last look
         self.pool.on_failure = self._resource_failed
         self._build_runs()
-
-    # -- setup -------------------------------------------------------------------------
 
     def _build_runs(self) -> None:
         phases = self.workflow.phases
@@ -111,35 +133,52 @@ class Scheduler:
         else:
             self.ready.extend(run for run in self.runs.values() if not run.needs)
 
-    # -- the loop ----------------------------------------------------------------------
+    # -- the loop (main thread) --------------------------------------------------------
 
     def run(self) -> None:
         """Until every phase is final. KeyboardInterrupt propagates (the runner tears down)."""
-        with self._state:
-            self._hand_out(self._dispatch(limit=1))
-            while self.running or self.runnable:
-                if self._crash is not None:
-                    raise self._crash
-                self._state.wait(self._next_timeout())
-                self._expire()
-                if self._slot_waiting() and time.monotonic() - self._last_start >= STALL:
-                    self._hand_out(self._dispatch(limit=self.max_parallel))
-            if self._crash is not None:
-                raise self._crash
+        self._dispatch()
+        while self.running:
+            self._wait_and_handle(self._next_timeout())
+            self._expire()
+            self._dispatch()
 
-    def _dispatch(self, limit: int) -> list[PhaseRun]:
-        """Decide every newly ready phase once; start up to `limit` while slots are free."""
-        started: list[PhaseRun] = []
+    def _wait_and_handle(self, timeout: float) -> None:
+        """Handle the next message, and any already waiting; return at `timeout` if none."""
+        try:
+            handle = self._inbox.get(timeout=timeout)
+        except queue.Empty:
+            return
+        handle()
+        while True:
+            try:
+                handle = self._inbox.get_nowait()
+            except queue.Empty:
+                return
+            handle()
+
+    def _work(self, run: PhaseRun) -> None:
+        """A worker's part: run the phase, post it back. Never raises."""
+        try:
+            self.runner.run(run)
+        except Exception as exc:  # noqa: BLE001 - a wfrun bug fails the phase, loudly
+            run.status, run.success = PhaseStatus.ERROR, False
+            run.reason = f"internal error: {type(exc).__name__}: {exc}"
+        self._inbox.put(lambda: self._complete(run))
+
+    def _dispatch(self) -> None:
+        """Decide every newly ready phase once; start what fits in the free slots."""
+        if self._stopping:
+            return
         if self.sequential:
             while not self.running and self.sequence:
                 run = self.sequence.popleft()
                 go, reason = self._decide(run)
                 if go:
                     self._start(run)
-                    started.append(run)
                 else:
                     self._skip(run, reason)
-            return started
+            return
         while self.ready:  # skips may make more phases ready: loop until none is
             run = self.ready.popleft()
             go, reason = self._decide(run)
@@ -147,92 +186,14 @@ class Scheduler:
                 self.runnable.append(run)
             else:
                 self._skip(run, reason)
-        while self._slot_waiting() and len(started) < limit:
-            run = self.runnable.popleft()
-            self._start(run)
-            started.append(run)
-        return started
-
-    def _slot_waiting(self) -> bool:
-        """A decided phase waits and a slot is free (lock held)."""
-        return bool(self.runnable) and len(self.running) < self.max_parallel and not self._stopping
-
-    def _cpu_idle(self) -> bool:
-        """Whether the process used under BUSY of a CPU lately (a worker asks, lock held).
-
-        Looks back at least WINDOW: shorter spans measure the clock, not the workload.
-        """
-        now, cpu = time.monotonic(), time.process_time()
-        then, cpu_then = self._looked
-        if now - then < WINDOW:
-            return False
-        self._looked = (now, cpu)
-        return cpu - cpu_then < BUSY * (now - then)
-
-    def _hand_out(self, runs: list[PhaseRun]) -> None:
-        """Queue phases for idle workers, adding workers up to the parallel limit."""
-        for run in runs:
-            if len(self._workers) - self._abandoned < self.max_parallel:
-                self._add_worker()
-            self._jobs.put(run)
-        if any(run.deadline is not None for run in runs):
-            self._state.notify()  # the supervisor re-reads deadlines
-
-    def _add_worker(self) -> None:
-        thread = threading.Thread(target=self._work, name=f"wfrun-worker-{len(self._workers)}")
-        thread.daemon = True  # an agent that ignores cancellation must not hang exit
-        thread.start()
-        self._workers.append(thread)
-
-    def _work(self) -> None:
-        job = self._jobs.get()
-        while job is not None:
-            try:
-                self.runner.run(job)
-            except Exception as exc:  # noqa: BLE001 - a wfrun bug fails the phase, loudly
-                job.status, job.success = "error", False
-                job.reason = f"internal error: {type(exc).__name__}: {exc}"
-            with self._state:
-                try:
-                    job = self._next_job(job)
-                except Exception as exc:  # noqa: BLE001 - a bug in the bookkeeping ends the run
-                    self._crash, job = exc, None
-                    self._state.notify()
-            if job is None:
-                job = self._jobs.get()
-
-    def _next_job(self, done: PhaseRun) -> PhaseRun | None:
-        """Record `done`; return the phase this worker runs next, if any (lock held)."""
-        if self._stopping:
-            if self.running.pop(done.name, None) is not None:
-                self._finished(done)
-            self._state.notify()
-            return None
-        if not self._complete(done):
-            self._abandoned -= 1  # its phase was given up on; the worker is free again
-            return None
-        if self._stopping:  # interrupted while its resources were being released
-            self._state.notify()
-            return None
-        started = self._dispatch(limit=1)
-        mine = started[0] if started else None
-        if self._slot_waiting() and self._cpu_idle():  # the others wait on something: join in
-            self._hand_out(self._dispatch(limit=self.max_parallel))
-        if (
-            not (self.running or self.runnable)  # the end
-            or (mine and mine.deadline is not None)  # a deadline to watch
-            or (not self._watching and self._slot_waiting())  # a phase waits: watch for stalls
-        ):
-            self._state.notify()
-        return mine
+        while self.runnable and len(self.running) < self.max_parallel:
+            self._start(self.runnable.popleft())
 
     def _next_timeout(self) -> float:
-        self._watching = self._slot_waiting()
-        wait = STALL if self._watching else 0.5
         deadlines = [r.deadline for r in self.running.values() if r.deadline is not None]
         if not deadlines:
-            return wait
-        return max(0.0, min(wait, min(deadlines) - time.monotonic()))
+            return IDLE_WAKE
+        return max(0.0, min(IDLE_WAKE, min(deadlines) - time.monotonic()))
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -243,11 +204,9 @@ class Scheduler:
                 run.cancel(f"timed out after {run.spec.timeout:g}s")
                 run.deadline = now + TIMEOUT_GRACE
             else:  # it ignored the cancel: give up on it, the thread is a daemon
-                run.status, run.success = "timeout", False
+                run.status, run.success = PhaseStatus.TIMEOUT, False
                 run.reason = f"{run.cancel_reason}; the agent did not stop and was abandoned"
-                self._abandoned += 1
                 self._complete(run)
-                self._hand_out(self._dispatch(limit=1))
 
     # -- decisions ---------------------------------------------------------------------
 
@@ -255,7 +214,7 @@ class Scheduler:
         if self.sequential:
             upstream_ok, why = not self.failed_any, "an earlier phase failed"
         else:
-            bad = [n for n in run.needs if self.runs[n].status != "succeeded"]
+            bad = [n for n in run.needs if self.runs[n].status != PhaseStatus.SUCCEEDED]
             upstream_ok = not bad
             why = "needs did not succeed: " + ", ".join(f"{n} ({self.runs[n].status})" for n in bad)
         condition = run.spec.condition
@@ -264,7 +223,7 @@ class Scheduler:
         try:
             holds = bool(expr.evaluate(condition, self._lookup))
         except expr.ExpressionError as exc:  # a failure of the phase, never a quiet skip
-            run.status = "error"
+            run.status = PhaseStatus.ERROR
             return False, f"if: {run.spec.condition_text} could not be evaluated: {exc}"
         explicit = any(
             name.parts[0] == "phases" and name.parts[-1] in _FAILURE_FIELDS
@@ -290,8 +249,8 @@ class Scheduler:
     # -- transitions -------------------------------------------------------------------
 
     def _start(self, run: PhaseRun) -> None:
-        run.status = "running"
-        run.started = self._last_start = time.monotonic()
+        run.status = PhaseStatus.RUNNING
+        run.started = time.monotonic()
         run.previous = self._previous(run)
         if run.spec.timeout is not None:
             run.deadline = run.started + run.spec.timeout
@@ -303,6 +262,7 @@ class Scheduler:
             max_iterations=run.spec.max_iterations,
             spawned_by=run.spawned_by,
         )
+        self._workers.submit(run)
 
     def _previous(self, run: PhaseRun) -> Any:
         if self.sequential or run.spawned_by:
@@ -313,12 +273,15 @@ class Scheduler:
             return self.runs[run.needs[0]].output
         return {need: self.runs[need].output for need in run.needs}
 
-    def _complete(self, run: PhaseRun) -> bool:
-        """Record a finished phase; False for an abandoned phase reporting late."""
+    def _complete(self, run: PhaseRun) -> None:
+        """Record a finished phase (an abandoned one reporting late is ignored)."""
         if self.running.pop(run.name, None) is None:
-            return False
+            return
+        if self._stopping:  # interrupted: record it; teardown releases everything
+            self._finished(run)
+            return
         if run.cancelled.is_set() and run.cancel_reason.startswith("timed out"):
-            run.status, run.success = "timeout", False
+            run.status, run.success = PhaseStatus.TIMEOUT, False
             run.reason = run.reason if "abandoned" in run.reason else run.cancel_reason
         if run.status in FAILED_STATES:
             self.failed_any = True
@@ -331,7 +294,6 @@ class Scheduler:
             self.sequence.extendleft(reversed(spawned))
         else:
             self.ready.extend(spawned)
-        return True
 
     def _spawn(self, run: PhaseRun) -> list[PhaseRun]:
         made: list[PhaseRun] = []
@@ -363,13 +325,13 @@ class Scheduler:
 
     def _skip(self, run: PhaseRun, reason: str) -> None:
         """Skip `run`; its dependents become ready and are decided in the same pass."""
-        if run.status == "error":  # its `if:` could not be evaluated: it fails instead
+        if run.status == PhaseStatus.ERROR:  # its `if:` could not be read: it fails instead
             run.reason, run.started, self.failed_any = reason, time.monotonic(), True
             self._finished(run)
             self.pool.release(self.ledger.finished(run.name).resources)
             self._resolve_dependents(run)
             return
-        run.status, run.reason = "skipped", reason
+        run.status, run.reason = PhaseStatus.SKIPPED, reason
         self.emit(ev.PhaseSkipped, phase=run.name, reason=reason)
         self.pool.release(self.ledger.skipped(run.name).resources)
         self._resolve_dependents(run)
@@ -388,31 +350,32 @@ class Scheduler:
         self._stopping = True
 
     def _resource_failed(self, name: str, reason: str) -> None:
-        """A live resource broke on its own: the running phases holding it fail with why
-        (later ones fail when they acquire it). Called from the pool's watch thread."""
-        with self._state:
+        """A live resource broke on its own (the pool's watch thread says so): the running
+        phases holding it fail with why; later ones fail when they acquire it."""
+
+        def fail_holders() -> None:
             for run in self.running.values():
                 if name in run.resources:
-                    run.cancel(reason, status="failed")
+                    run.cancel(reason, status=PhaseStatus.FAILED)
+
+        self._inbox.put(fail_holders)
 
     def cancel_running(self, reason: str) -> None:
-        with self._state:
-            self._stopping = True
-            for run in self.running.values():
-                run.cancel(reason)
+        self._stopping = True
+        for run in self.running.values():
+            run.cancel(reason)
 
     def drain(self, grace: float) -> None:
         """Wait (bounded) for cancelled phases to return, recording how they ended."""
+        self._stopping = True
         deadline = time.monotonic() + grace
-        with self._state:
-            self._stopping = True
-            while self.running and (left := deadline - time.monotonic()) > 0:
-                self._state.wait(left)
-            for run in self.running.values():
-                run.status, run.success = "cancelled", False
-                run.reason = "abandoned: it did not stop in time"
-                self._finished(run)
-            self.running.clear()
+        while self.running and (left := deadline - time.monotonic()) > 0:
+            self._wait_and_handle(left)
+        for run in self.running.values():
+            run.status, run.success = PhaseStatus.CANCELLED, False
+            run.reason = "abandoned: it did not stop in time"
+            self._finished(run)
+        self.running.clear()
 
     def _finished(self, run: PhaseRun) -> None:
         self.emit(
@@ -428,8 +391,7 @@ class Scheduler:
 
     def not_run(self) -> list[PhaseRun]:
         """Phases that never got to run because the run was stopped."""
-        return [run for run in self.runs.values() if run.status == "pending"]
+        return [run for run in self.runs.values() if run.status == PhaseStatus.PENDING]
 
     def stop_workers(self) -> None:
-        for _ in self._workers:
-            self._jobs.put(None)
+        self._workers.stop()

@@ -7,6 +7,7 @@ scheduler owns every decision about *whether* a phase runs; this module only run
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 from collections.abc import Mapping
@@ -19,19 +20,18 @@ from pydantic import ValidationError
 from wfrun.engine import events as ev
 from wfrun.engine import spawning
 from wfrun.engine.api import AgentContext, Spawn, TurnContext, TurnResult, as_result
-from wfrun.engine.flags import LazyEvent
 from wfrun.engine.pool import ResourcePool
 from wfrun.engine.redact import Redactor
 from wfrun.engine.render import RenderError, render_config
 from wfrun.errors import ResourceStartError, RunError
 from wfrun.registry import Registry
 from wfrun.spec.model import Phase, Workflow
+from wfrun.status import FAILED_STATES, PhaseStatus
 
-FAILED_STATES = frozenset({"failed", "timeout", "error", "cancelled"})
 MAX_OUTPUT_IN_EVENTS = 64_000
 
 
-class CancelFlag(LazyEvent):
+class CancelFlag(threading.Event):
     """A phase's cancel flag that knows why it was set ("timed out after 5s", "the run
     was interrupted"): agents report that rather than a bare "cancelled"."""
 
@@ -49,7 +49,7 @@ class PhaseRun:
     params: Mapping[str, Any]
     spawned_by: str | None = None
     template: str | None = None
-    status: str = "pending"  # pending running succeeded failed timeout error cancelled skipped
+    status: PhaseStatus = PhaseStatus.PENDING
     success: bool = False
     output: str = ""
     reason: str = ""
@@ -59,27 +59,23 @@ class PhaseRun:
     spawns: list[Spawn] = field(default_factory=list)
     cancelled: CancelFlag = field(default_factory=CancelFlag)
     cancel_reason: str = ""
-    cancel_status: str = "cancelled"  # what a cancelled phase ends as
+    cancel_status: PhaseStatus = PhaseStatus.CANCELLED  # what a cancelled phase ends as
     deadline: float | None = None
     waiting_on: int = 0
     dependents: list[str] = field(default_factory=list)
-
-    @property
-    def finished(self) -> bool:
-        return self.status not in ("pending", "running")
 
     def field_value(self, name: str) -> Any:
         """`phases.<this>.<name>` in `if:` and `${phases...}`."""
         values = {
             "output": self.output,
-            "success": self.status == "succeeded",
+            "success": self.status == PhaseStatus.SUCCEEDED,
             "failed": self.status in FAILED_STATES,
-            "skipped": self.status == "skipped",
+            "skipped": self.status == PhaseStatus.SKIPPED,
             "status": self.status,
         }
         return values[name]
 
-    def cancel(self, reason: str, *, status: str = "cancelled") -> None:
+    def cancel(self, reason: str, *, status: PhaseStatus = PhaseStatus.CANCELLED) -> None:
         if not self.cancelled.is_set():
             self.cancel_reason = self.cancelled.reason = reason
             self.cancel_status = status
@@ -120,14 +116,14 @@ class TurnRunner:
             self._turns(run, agents)
         except ResourceStartError as exc:
             if self.pool.cancelled:  # cut short by teardown: not the resource's fault
-                _fail(run, "cancelled", run.cancel_reason or "the run was interrupted")
+                _fail(run, PhaseStatus.CANCELLED, run.cancel_reason or "the run was interrupted")
             else:
-                _fail(run, "failed", str(exc))
+                _fail(run, PhaseStatus.FAILED, str(exc))
         except _AgentSetupError as exc:
-            _fail(run, "error", str(exc))
-        if run.cancelled.is_set() and run.status == "running":
+            _fail(run, PhaseStatus.ERROR, str(exc))
+        if run.cancelled.is_set() and run.status == PhaseStatus.RUNNING:
             _fail(run, run.cancel_status, run.cancel_reason or "cancelled")
-        elif run.status == "failed" and (broken := self.pool.broken(run.resources)):
+        elif run.status == PhaseStatus.FAILED and (broken := self.pool.broken(run.resources)):
             run.reason = broken  # its service died under it: that is why, not the turn
         return run
 
@@ -194,7 +190,7 @@ class TurnRunner:
             except Exception as exc:  # noqa: BLE001 - an agent's bug fails its phase, not the run
                 reason = f"agent {agent_name!r} raised {type(exc).__name__}: {exc}"
                 saved = self._save_traceback(run.name, agent_name, exc)
-                _fail(run, "error", f"{reason} (traceback: {saved})" if saved else reason)
+                _fail(run, PhaseStatus.ERROR, f"{reason} (traceback: {saved})" if saved else reason)
                 return
             history.append(last)
             emit(
@@ -210,7 +206,7 @@ class TurnRunner:
             refused = spawning.refusal(self.workflow, run.spec, run.name, last.spawn)
             if refused:  # the turn fails: nothing it asked for is spawned
                 run.spawns.clear()
-                _fail(run, "failed", f"agent {agent_name!r}: {refused}")
+                _fail(run, PhaseStatus.FAILED, f"agent {agent_name!r}: {refused}")
                 return
             run.spawns.extend(last.spawn)
             previous = run.output = last.output  # kept if the phase is cut short (timeout)
@@ -221,7 +217,7 @@ class TurnRunner:
         verdict = last.success if spec.expect == "success" else not last.success
         run.output = last.output
         run.success = verdict
-        run.status = "succeeded" if verdict else "failed"
+        run.status = PhaseStatus.SUCCEEDED if verdict else PhaseStatus.FAILED
         if not verdict:
             run.reason = _verdict_reason(spec, last, run.iterations)
 
@@ -283,7 +279,7 @@ class _AgentSetupError(Exception):
     """An agent could not be built for this phase (bad rendered config, import error)."""
 
 
-def _fail(run: PhaseRun, status: str, reason: str) -> None:
+def _fail(run: PhaseRun, status: PhaseStatus, reason: str) -> None:
     run.status, run.success, run.reason = status, False, reason
 
 
