@@ -5,8 +5,7 @@ WfrunError
 ├── SpecError           the workflow file is invalid: carries list[Diagnostic] (exit 2)
 ├── PlanError           a valid spec that cannot be planned (exit 2)
 └── RunError            the run itself went wrong (exit 1)
-    ├── ResourceStartError
-    └── AgentError
+    └── ResourceStartError
 """
 
 from __future__ import annotations
@@ -111,14 +110,4 @@ class ResourceStartError(RunError):
     def __init__(self, *, resource: str, reason: str) -> None:
         super().__init__(f"resource {resource!r} failed to start: {reason}")
         self.resource = resource
-        self.reason = reason
-
-
-class AgentError(RunError):
-    """An agent raised during its turn."""
-
-    def __init__(self, *, agent: str, phase: str, reason: str) -> None:
-        super().__init__(f"agent {agent!r} in phase {phase!r} raised: {reason}")
-        self.agent = agent
-        self.phase = phase
         self.reason = reason

@@ -28,6 +28,12 @@ FAILED_STATES = frozenset(
 FINAL_STATES = FAILED_STATES | {PhaseStatus.SUCCEEDED, PhaseStatus.SKIPPED}
 
 
+# `phases.NAME.FIELD` in `if:` and `${...}`; reading one of FAILURE_FIELDS in an `if:`
+# lifts the implicit "everything before succeeded" rule (`if: phases.build.failed`).
+PHASE_FIELDS = ("output", "success", "failed", "skipped", "status")
+FAILURE_FIELDS = frozenset({"failed", "skipped", "status"})
+
+
 class RunStatus(StrEnum):
     """A run's state in `run.json`; `killed` is what `wfrun cleanup` marks a dead run."""
 

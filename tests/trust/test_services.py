@@ -46,6 +46,20 @@ print("disk on fire: giving up", flush=True)
 sys.exit(3)
 """
 
+# Waits for the service to answer, then for it to stop answering (the gate before `late`:
+# a first refusal could come before the service ever started).
+WAIT_UP_THEN_DOWN = (
+    "import socket, sys, time\\n"
+    "def up():\\n"
+    "  try: socket.create_connection(('127.0.0.1', int(sys.argv[1]))).close(); return True\\n"
+    "  except OSError: return False\\n"
+    "for want in (True, False):\\n"
+    "  for _ in range(400):\\n"
+    "    if up() == want: break\\n"
+    "    time.sleep(0.05)\\n"
+    "  else: sys.exit(1)"
+)
+
 # A client that reads what answers on the port and succeeds whatever it is.
 CLIENT = (
     "import socket, sys; s = socket.create_connection(('127.0.0.1', int(sys.argv[1])));"
@@ -158,7 +172,7 @@ def test_a_service_that_dies_fails_the_phases_holding_it_and_later_ones(
           waiter:
             type: check
             with:
-              run: [{sys.executable}, -c, "import socket, time, sys\\nfor _ in range(400):\\n  try: socket.create_connection(('127.0.0.1', {port})).close()\\n  except OSError: sys.exit(0)\\n  time.sleep(0.05)\\nsys.exit(1)"]
+              run: [{sys.executable}, -c, "{WAIT_UP_THEN_DOWN}", "{port}"]
           user:
             type: check
             requires: [app]

@@ -134,7 +134,6 @@ class ResourcePool:
         """Teardown began: a start cut short now failed because the run is stopping."""
         return self._cancel.is_set()
 
-    @property
     def live_names(self) -> list[str]:
         with self._order_lock:
             return list(self._order)

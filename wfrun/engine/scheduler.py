@@ -35,11 +35,10 @@ from wfrun.engine.turns import PhaseRun, TurnRunner, elapsed
 from wfrun.planner import Ledger, Plan
 from wfrun.spec import expr
 from wfrun.spec.model import Phase, Workflow
-from wfrun.status import FAILED_STATES, PhaseStatus
+from wfrun.status import FAILED_STATES, FAILURE_FIELDS, PhaseStatus
 
 TIMEOUT_GRACE = 5.0  # seconds a cancelled phase gets to return before it is abandoned
 IDLE_WAKE = 0.5  # seconds the loop sleeps at most with no deadline to watch
-_FAILURE_FIELDS = frozenset({"failed", "skipped", "status"})
 
 
 class _Workers:
@@ -226,7 +225,7 @@ class Scheduler:
             run.status = PhaseStatus.ERROR
             return False, f"if: {run.spec.condition_text} could not be evaluated: {exc}"
         explicit = any(
-            name.parts[0] == "phases" and name.parts[-1] in _FAILURE_FIELDS
+            name.parts[0] == "phases" and name.parts[-1] in FAILURE_FIELDS
             for name in expr.names(condition)
         )
         if not holds:

@@ -25,6 +25,7 @@ from wfrun.engine.redact import Redactor
 from wfrun.engine.render import RenderError, render_config
 from wfrun.errors import ResourceStartError, RunError
 from wfrun.registry import Registry
+from wfrun.spec.interpolate import holds_placeholder
 from wfrun.spec.model import Phase, Workflow
 from wfrun.status import FAILED_STATES, PhaseStatus
 
@@ -104,7 +105,9 @@ class TurnRunner:
         }
         # A `with:` without run-time placeholders validates the same in every phase, and
         # configs are frozen: validate it once (it was a fifth of a no-op phase).
-        self._fixed = {name for name, a in self.workflow.agents.items() if not _dynamic(a.config)}
+        self._fixed = {
+            name for name, a in self.workflow.agents.items() if not holds_placeholder(a.config)
+        }
         self._configs: dict[str, Any] = {}
         self._redactor = Redactor.for_environ(self.workflow.secrets, self.environ)
 
@@ -119,7 +122,7 @@ class TurnRunner:
                 _fail(run, PhaseStatus.CANCELLED, run.cancel_reason or "the run was interrupted")
             else:
                 _fail(run, PhaseStatus.FAILED, str(exc))
-        except _AgentSetupError as exc:
+        except _CannotBuildAgentError as exc:
             _fail(run, PhaseStatus.ERROR, str(exc))
         if run.cancelled.is_set() and run.status == PhaseStatus.RUNNING:
             _fail(run, run.cancel_status, run.cancel_reason or "cancelled")
@@ -132,7 +135,7 @@ class TurnRunner:
         spec = self.registry.get("agent", agent.type)
         if spec is None or spec.factory is None:
             msg = f"agent {agent_name!r}: type {agent.type!r} has no implementation here"
-            raise _AgentSetupError(msg)
+            raise _CannotBuildAgentError(msg)
         mine = self._mine[agent_name]
         try:
             config = self._configs.get(agent_name)
@@ -153,7 +156,7 @@ class TurnRunner:
             return spec.factory(config, context)
         except (RenderError, ValidationError, ValueError, TypeError, ImportError, RunError) as exc:
             msg = f"agent {agent_name!r} could not start: {_short(exc)}"
-            raise _AgentSetupError(msg) from exc
+            raise _CannotBuildAgentError(msg) from exc
 
     def _lookup(self, namespace: str, parts: tuple[str, ...], run: PhaseRun) -> Any:
         if namespace == "resources":
@@ -264,18 +267,7 @@ class TurnRunner:
         )
 
 
-def _dynamic(value: Any) -> bool:
-    """Whether a `with:` value holds a `${...}` left for run time (or a `$${` to unescape)."""
-    if isinstance(value, str):
-        return "${" in value
-    if isinstance(value, Mapping):
-        return any(_dynamic(k) or _dynamic(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(map(_dynamic, value))
-    return False
-
-
-class _AgentSetupError(Exception):
+class _CannotBuildAgentError(Exception):
     """An agent could not be built for this phase (bad rendered config, import error)."""
 
 

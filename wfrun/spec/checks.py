@@ -20,11 +20,11 @@ from wfrun.errors import Diagnostic, Position, Severity, brief, clip
 from wfrun.registry import Kind, OnDisk, Registry, TypeSpec
 from wfrun.spec import expr
 from wfrun.spec.document import AgentDoc, PhaseDoc, ResourceDoc, TemplateDoc
-from wfrun.spec.interpolate import PLACEHOLDER, Reference, format_value
+from wfrun.spec.interpolate import Reference, format_value, is_run_time
 from wfrun.spec.locate import diagnostics_from, dotted, listing, suggest
 from wfrun.spec.source import PathKey, Source
+from wfrun.status import PHASE_FIELDS
 
-PHASE_FIELDS = ("output", "success", "failed", "skipped", "status")
 PHASE_STATUSES = ("succeeded", "failed", "skipped", "timeout", "error", "cancelled")
 BOOLEAN_FIELDS = ("success", "failed", "skipped")
 IF_NAMESPACES = ("phases", "params", "env")
@@ -609,16 +609,7 @@ def _literal(value: Any) -> str:
 
 def _is_run_time(source: Source, path: PathKey) -> bool:
     """True if the value at `path` is a string holding a run-time placeholder."""
-    value: Any = source.data
-    for part in path:
-        try:
-            value = value[part]
-        except (KeyError, IndexError, TypeError):
-            return False
-    return isinstance(value, str) and any(
-        m.group(1) and m.group(1).strip().startswith(("resources.", "phases."))
-        for m in PLACEHOLDER.finditer(value)
-    )
+    return is_run_time(source.value(path))
 
 
 class Needed:

@@ -48,6 +48,26 @@ class PlaceholderError(ValueError):
         self.hint = hint
 
 
+def holds_placeholder(value: Any) -> bool:
+    """Whether a value, or anything nested in it, holds a `${...}` (or a `$${` escape)."""
+    if isinstance(value, str):
+        return "${" in value
+    if isinstance(value, Mapping):
+        return any(holds_placeholder(k) or holds_placeholder(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(map(holds_placeholder, value))
+    return False
+
+
+def is_run_time(value: Any) -> bool:
+    """Whether a string holds a placeholder resolved only at run time (`${resources...}`,
+    `${phases...}`): what such a value will be cannot be checked before the run."""
+    return isinstance(value, str) and any(
+        m.group(1) and m.group(1).strip().startswith(tuple(f"{ns}." for ns in RUN_TIME))
+        for m in PLACEHOLDER.finditer(value)
+    )
+
+
 def format_value(value: Any) -> str:
     """How a typed value reads inside a longer string (YAML spelling for scalars)."""
     if isinstance(value, bool):
