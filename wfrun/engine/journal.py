@@ -35,6 +35,7 @@ class Journal:
         self.runner = procs.identity(os.getpid())
         self._entries: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self.failure: OSError | None = None  # a write that failed: the runner reports it
 
     def record(self, name: str, type_name: str, entry: Mapping[str, Any]) -> None:
         with self._lock:
@@ -47,7 +48,10 @@ class Journal:
                 self._write()
 
     def _write(self) -> None:
-        write_json(self.path, {"runner": self.runner, "live": self._entries})
+        try:  # never in the way of a start or a stop: teardown must reach every resource
+            write_json(self.path, {"runner": self.runner, "live": self._entries})
+        except OSError as exc:
+            self.failure = self.failure or exc
 
 
 @dataclass(frozen=True)

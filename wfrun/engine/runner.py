@@ -22,7 +22,7 @@ from wfrun import constants as C
 from wfrun.engine import events as ev
 from wfrun.engine.journal import Journal
 from wfrun.engine.pool import ResourcePool
-from wfrun.engine.records import RecordSink, new_run_dir, now_iso
+from wfrun.engine.records import RecordSink, describe, new_run_dir, now_iso
 from wfrun.engine.redact import Redactor
 from wfrun.engine.runtag import tagged_environment
 from wfrun.engine.scheduler import Scheduler
@@ -123,7 +123,7 @@ def run_workflow(
             scheduler.drain(CANCEL_GRACE)
         finally:
             interrupts.defer()
-            _finish(scheduler, pool, emitter, status, reason)
+            _finish(scheduler, pool, emitter, status, reason, lambda: _unwritten(record, journal))
     summary = _summary(run_id, run_dir, record, emitter)
     if crash is not None:
         raise crash
@@ -131,7 +131,12 @@ def run_workflow(
 
 
 def _finish(
-    scheduler: Scheduler, pool: ResourcePool, emitter: ev.Emitter, status: str, reason: str
+    scheduler: Scheduler,
+    pool: ResourcePool,
+    emitter: ev.Emitter,
+    status: str,
+    reason: str,
+    unwritten: Callable[[], str],
 ) -> None:
     """Stop everything, mark what never ran, write the verdict. Runs exactly once."""
     for run in scheduler.not_run():
@@ -148,6 +153,10 @@ def _finish(
         status = "failed" if status == "succeeded" else status
         stops = "some resources failed to stop: " + "; ".join(pool.stop_errors)
         reason = f"{reason}; {stops}" if reason else stops
+    lost = unwritten()
+    if lost:  # an unrecorded run is no success, whatever its phases said
+        status = "failed" if status == "succeeded" else status
+        reason = f"{reason}; {lost}" if reason else lost
     emitter.emit(
         ev.RunFinished,
         status=status,
@@ -157,6 +166,15 @@ def _finish(
         reason=reason,
     )
     emitter.close()
+
+
+def _unwritten(record: RecordSink, journal: Journal) -> str:
+    """Why the record is incomplete ("" when it is whole)."""
+    if record.failure:
+        return record.failure
+    if journal.failure is not None:
+        return f"the run record could not be written: {describe(journal.failure)}"
+    return ""
 
 
 def _summary(run_id: str, run_dir: Path, record: RecordSink, emitter: ev.Emitter) -> RunSummary:
