@@ -4,7 +4,11 @@ never costs a teardown, a listing or the terminal."""
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,3 +111,120 @@ def test_full_disk_still_stops_every_service(project, tiny_disk):
     assert "the run record could not be written" in proc.stdout + proc.stderr, proc
     assert "No space left on device" in proc.stdout + proc.stderr, proc
     assert "Traceback" not in proc.stdout + proc.stderr, proc
+
+
+# -- 17: a damaged record never blocks `runs`, `show` or `cleanup` for the others ------
+
+KILLED = """
+version: 1
+resources:
+  scratch: {type: workspace}
+agents:
+  sleeper:
+    type: shell
+    requires: [scratch]
+    with: {run: 'echo $$ > sleeper.pid; exec sleep 600', shell: true}
+phases:
+  wait: {agents: [sleeper]}
+"""
+OK_FLOW = """
+version: 1
+agents:
+  hello: {type: shell, with: {run: [echo, hi]}}
+phases:
+  greet: {agents: [hello]}
+"""
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[str], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not (path.exists() and path.read_text().strip()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"{path} did not appear within {timeout}s"
+        time.sleep(0.02)
+
+
+def _damaged_runs(runs: Path, journal_from: Path) -> dict[str, Path]:
+    """Runs that sort before the others, each with a different damage."""
+    damage: dict[str, bytes | None] = {
+        "00000000-000000.000-garbage-0001": b"{not json \xff\xfe",
+        "00000000-000000.000-list-0002": b"[1, 2, 3]\n",
+        "00000000-000000.000-folder-0003": None,  # run.json is a directory
+        "00000000-000000.000-journaled-0004": b'{"status": "runn',  # cut short
+    }
+    made = {}
+    for name, content in damage.items():
+        run = runs / name
+        run.mkdir()
+        if content is None:
+            (run / "run.json").mkdir()
+        else:
+            (run / "run.json").write_bytes(content)
+        made[name] = run
+    # A journal listing a live resource (gone since) beside an unreadable run.json: on
+    # main, `cleanup` died on it before reaching the killed run after it.
+    journal = json.loads((journal_from / "journal.json").read_text())
+    for entry in journal["live"].values():
+        entry["entry"]["path"] = str(runs / "wfrun-ws-gone-000000000000")
+    journal["runner"]["pid"] = 999_999_999
+    (made["00000000-000000.000-journaled-0004"] / "journal.json").write_text(json.dumps(journal))
+    return made
+
+
+def test_damaged_records_never_block_runs_show_or_cleanup(project, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")  # whole table cells, to read them
+    project.write(OK_FLOW, "ok.yaml")
+    assert project.run("run", "ok.yaml").code == 0
+    project.write(KILLED)
+    proc = project.start("run", "flow.yaml")
+    pid_file = project.path / "sleeper.pid"
+    try:
+        _wait_for(pid_file, proc)
+        killed = project.last_run_dir()
+        assert killed is not None
+        workspace = Path(
+            next(iter(json.loads((killed / "journal.json").read_text())["live"].values()))["entry"][
+                "path"
+            ]
+        )
+        proc.kill()  # kill -9: the turn's command and the workspace stay behind
+        proc.communicate(timeout=60)
+        sleeper = int(pid_file.read_text())
+        assert alive(sleeper)
+        runs = project.path / ".wfrun" / "runs"
+        damaged = _damaged_runs(runs, killed)
+
+        listed = project.run("runs")
+        assert listed.code == 0, listed
+        assert "Traceback" not in listed.out + listed.err, listed
+        for name in (*damaged, killed.name):
+            assert name in listed.out, listed
+        assert listed.out.count("unreadable") == len(damaged), listed
+        assert "killed — run `wfrun cleanup`" in listed.out, listed
+        assert "succeeded" in listed.out, listed
+
+        shown = project.run("show", killed.name)
+        assert shown.code == 0, shown
+        assert "killed — run `wfrun cleanup`" in shown.out, shown
+        assert "running" not in shown.out, shown
+        for name in damaged:
+            bad = project.run("show", name)
+            assert bad.code == 1, bad
+            assert "unreadable" in bad.out, bad
+            assert "Traceback" not in bad.out + bad.err, bad
+
+        cleaned = project.run("cleanup")
+        assert "Traceback" not in cleaned.out + cleaned.err, cleaned
+        assert "run.json could not be read" in cleaned.out, cleaned
+        assert cleaned.code == 1, cleaned  # the damaged run is reported as a problem
+        deadline = time.monotonic() + 30
+        while alive(sleeper) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(sleeper), cleaned
+        assert not workspace.exists(), cleaned
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        if pid_file.exists() and alive(int(pid_file.read_text())):
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
