@@ -228,3 +228,39 @@ def test_damaged_records_never_block_runs_show_or_cleanup(project, monkeypatch):
             proc.communicate()
         if pid_file.exists() and alive(int(pid_file.read_text())):
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+
+# -- 21: what agents print never drives the terminal ---------------------------------
+
+NOISY_TEXT = "\x1b]0;pwned\x07\x1b[2J\x1b[31mred\x1b[0m\rbell\x07 c1\x9b5m\x1bc end"
+NOISY = {
+    "noisy.py": f"import sys\nTEXT = {NOISY_TEXT!r}\nprint(TEXT)\nprint(TEXT, file=sys.stderr)\nsys.exit(1)\n",
+    "noisyagent.py": f"def act(ctx):\n    raise RuntimeError({NOISY_TEXT!r})\n",
+    "flow.yaml": """
+        version: 1
+        execution: graph
+        agents:
+          noisy: {type: shell, with: {run: [python3, noisy.py]}}
+          raiser: {type: python, with: {call: "noisyagent:act"}}
+        phases:
+          talk: {agents: [noisy]}
+          boom: {agents: [raiser]}
+        """,
+}
+CONTROLS = [chr(c) for c in (*range(0x20), *range(0x7F, 0xA0)) if chr(c) not in "\n"]
+
+
+@pytest.mark.parametrize("mode", [["--quiet"], [], ["show"]], ids=["quiet", "plain", "show"])
+def test_control_characters_from_agents_never_reach_the_terminal(wfrun_project, monkeypatch, mode):
+    monkeypatch.setenv("COLUMNS", "300")
+    project = wfrun_project(NOISY)
+    outcome = project.run("run", "flow.yaml", *(mode if mode != ["show"] else []))
+    assert outcome.code == 1, outcome
+    if mode == ["show"]:
+        outcome = project.run("show")
+        assert outcome.code == 0, outcome
+    shown = outcome.out + outcome.err
+    assert "RuntimeError" in shown, outcome  # the message is there, only cleaned
+    assert "red" in shown, outcome
+    assert [c for c in CONTROLS if c in shown] == [], outcome
+    assert "[2J" not in shown, outcome  # the sequence goes whole, not just its ESC
