@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -264,3 +265,95 @@ def test_control_characters_from_agents_never_reach_the_terminal(wfrun_project, 
     assert "red" in shown, outcome
     assert [c for c in CONTROLS if c in shown] == [], outcome
     assert "[2J" not in shown, outcome  # the sequence goes whole, not just its ESC
+
+
+# -- 18: removing a workspace never leaves it ---------------------------------------
+
+MOUNTER = """
+version: 1
+resources:
+  ws: {type: workspace}
+agents:
+  mounter:
+    type: shell
+    requires: [ws]
+    with:
+      run: >-
+        mkdir bound fresh deep &&
+        mount --bind "$OUTSIDE_BOUND" bound &&
+        mount -t tmpfs -o size=64k tmpfs fresh && echo mine > fresh/file &&
+        ln -s "$OUTSIDE_LINKED" deep/link && ln -s "$OUTSIDE_LINKED/keep.txt" file-link &&
+        echo ok > own.txt
+      shell: true
+      cwd: ${resources.ws.path}
+phases:
+  mount: {agents: [mounter]}
+"""
+
+
+def _mounts_under(path: Path) -> list[str]:
+    """Mount points at or below `path` (from /proc/self/mountinfo), deepest first."""
+    found = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        point = line.split()[4].replace("\\040", " ")
+        if point == str(path) or point.startswith(f"{path}/"):
+            found.append(point)
+    return sorted(found, key=len, reverse=True)
+
+
+def test_workspace_removal_never_follows_a_mount_or_a_link_out(project, monkeypatch, tmp_path):
+    bound, linked = tmp_path / "bound-outside", tmp_path / "linked-outside"
+    for folder in (bound, linked):
+        folder.mkdir()
+        (folder / "keep.txt").write_text("precious")
+    monkeypatch.setenv("OUTSIDE_BOUND", str(bound))
+    monkeypatch.setenv("OUTSIDE_LINKED", str(linked))
+    if subprocess.run(["mount", "--bind", str(bound), str(linked)], check=False).returncode:
+        pytest.skip("cannot mount here (not root, or no mount namespace rights)")
+    subprocess.run(["umount", str(linked)], check=True)
+    project.write(MOUNTER)
+    result = project.run("run", "flow.yaml")
+    started = result.kinds("resource_started")
+    workspace = Path(started[0]["attributes"]["path"]) if started else None
+    try:
+        assert (bound / "keep.txt").read_text() == "precious", result
+        assert (linked / "keep.txt").read_text() == "precious", result
+        assert workspace is not None, result
+        assert not (workspace / "own.txt").exists(), result  # the rest was removed
+        assert "Traceback" not in result.out + result.err, result
+        assert result.code == 1, result  # a workspace left in part is no success
+        assert "mount point" in result.record["resources"]["ws"]["stops"][0]["error"], result
+    finally:
+        if workspace is not None:
+            for point in _mounts_under(workspace):
+                subprocess.run(["umount", "-l", point], check=False)
+            shutil.rmtree(workspace, ignore_errors=True)
+
+
+def test_copy_dot_with_the_temp_dir_inside_the_workflow_folder(project, monkeypatch):
+    inside = project.path / "tmp"
+    inside.mkdir()
+    monkeypatch.setenv("TMPDIR", str(inside))
+    (project.path / "app").mkdir()
+    (project.path / "app" / "main.py").write_text("print('hi')\n")
+    project.write(
+        """
+        version: 1
+        resources:
+          ws: {type: workspace, with: {copy: [.]}}
+          other: {type: workspace, with: {copy: [.]}}
+        agents:
+          lister:
+            type: shell
+            requires: [ws, other]
+            with: {run: 'find . | sort', shell: true, cwd: "${resources.ws.path}"}
+        phases:
+          look: {agents: [lister]}
+        """
+    )
+    result = project.run("run", "flow.yaml", timeout=120)
+    assert result.code == 0, result
+    listing = (result.run_dir / "outputs" / "look.txt").read_text().split()
+    assert "./app/main.py" in listing, listing
+    assert not [line for line in listing if "wfrun-ws-" in line], listing
+    assert list(inside.iterdir()) == [], "a workspace was left behind"
