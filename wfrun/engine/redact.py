@@ -9,31 +9,68 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from wfrun.engine import events as ev
 
 MASK = "***"
+MIN_PARTIAL = 4  # characters of a secret at a cut edge that are masked too
+_KNOWN: set[str] = set()  # every secret this process was told of: for crash logs, errors
+_KNOWN_LOCK = threading.Lock()
 
 
 class Redactor:
-    """Replaces every occurrence of a secret value with `***`, in text and nested data."""
+    """Replaces every occurrence of a secret value with `***`, in text and nested data.
+
+    A value is also masked without the whitespace around it (an env value ending in a
+    newline is often printed without it), and a text that starts with the end of a
+    secret or ends with its start (output cut at a limit) has that piece masked too.
+    """
 
     def __init__(self, values: Iterable[str]) -> None:
+        variants = {form for v in values if v.strip() for form in (v, v.strip())}
         # Longest first, so a secret that contains another is masked whole.
-        secrets = sorted({v for v in values if v.strip()}, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, secrets))) if secrets else None
+        self._secrets = sorted(variants, key=len, reverse=True)
+        self._pattern = (
+            re.compile("|".join(map(re.escape, self._secrets))) if self._secrets else None
+        )
+        with _KNOWN_LOCK:
+            _KNOWN.update(self._secrets)
 
     @classmethod
     def for_environ(cls, names: Iterable[str], environ: Mapping[str, str]) -> Redactor:
         return cls(environ[name] for name in names if environ.get(name))
 
+    @classmethod
+    def known(cls) -> Redactor:
+        """Every secret seen so far in this process: for what is written outside a run's
+        sinks (a crash log, an error message), where no workflow is at hand."""
+        with _KNOWN_LOCK:
+            values = list(_KNOWN)
+        return cls(values)
+
     def __bool__(self) -> bool:
         return self._pattern is not None
 
     def text(self, value: str) -> str:
-        return value if self._pattern is None else self._pattern.sub(MASK, value)
+        if self._pattern is None:
+            return value
+        return self._edges(self._pattern.sub(MASK, value))
+
+    def _edges(self, value: str) -> str:
+        """Mask a secret's tail at the start of `value`, and its head at the end."""
+        for secret in self._secrets:
+            for size in range(len(secret) - 1, MIN_PARTIAL - 1, -1):
+                if value.startswith(secret[-size:]):
+                    value = MASK + value[size:]
+                    break
+            for size in range(len(secret) - 1, MIN_PARTIAL - 1, -1):
+                if value.endswith(secret[:size]):
+                    value = value[:-size] + MASK
+                    break
+        return value
 
     def data(self, value: Any) -> Any:
         """A masked copy of strings, lists, tuples and dicts (keys too); others as they are."""

@@ -62,8 +62,9 @@ def run_workflow(
     plan = plan or plan_workflow(workflow)
     registry = with_plugins(registry or default_registry(), workflow.plugins, workflow.base_dir)
     environ = dict(os.environ if environ is None else environ)
-    run_id, run_dir = new_run_dir(runs_dir or Path(C.RUNS_DIR), workflow.name)
     redactor = Redactor.for_environ(workflow.secrets, environ)
+    name = workflow.name if redactor.text(workflow.name) == workflow.name else "masked"
+    run_id, run_dir = new_run_dir(runs_dir or Path(C.RUNS_DIR), name)  # a folder: no secret
     journal = Journal(run_dir)
     header = {
         "id": run_id,
@@ -77,7 +78,7 @@ def run_workflow(
         "pid": os.getpid(),
         "runner": journal.runner,  # cleanup tells a dead run from a live one
     }
-    record = RecordSink(run_dir, header=header)
+    record = RecordSink(run_dir, header=redactor.data(header))
     emitter = ev.Emitter(
         [record, *sinks], strict=[record], redact=redactor.event if redactor else None
     )

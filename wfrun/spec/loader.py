@@ -6,7 +6,9 @@ shows every problem in the file, sorted by position.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from wfrun import constants as C
+from wfrun.engine.redact import Redactor
 from wfrun.errors import Diagnostic, Position, Severity, SpecError, UsageError, brief, clip
 from wfrun.registry import PluginError, Registry, default_registry, with_plugins
 from wfrun.spec import checks
@@ -77,11 +80,17 @@ def inspect_workflow(
     start = Position(file, 1, 1)
     limit = f"over the {C.MAX_FILE_BYTES:,}-byte limit"
     try:
-        size = Path(path).stat().st_size
-        if size > C.MAX_FILE_BYTES:  # refuse before reading a huge file into memory
-            message = f"file is {size:,} bytes, {limit}"
-            return Inspection(None, [Diagnostic(start, message, "split the workflow up")])
-        with Path(path).open("rb") as handle:  # a pipe or /dev/zero has no size to stat
+        # Opened without blocking, then checked by what was opened: a FIFO would wait for
+        # a writer forever, /dev/zero never ends, and a path swapped after a stat is moot.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                message = f"not a regular file but {_file_kind(info.st_mode)}"
+                return Inspection(None, [Diagnostic(start, message, "give a workflow file")])
+            if info.st_size > C.MAX_FILE_BYTES:  # refuse before reading a huge file
+                message = f"file is {info.st_size:,} bytes, {limit}"
+                return Inspection(None, [Diagnostic(start, message, "split the workflow up")])
             data = handle.read(C.MAX_FILE_BYTES + 1)
     except OSError as exc:
         message = f"cannot read the workflow file: {exc.strerror or exc}"
@@ -102,6 +111,17 @@ def inspect_workflow(
         registry=registry,
         base_dir=Path(path).resolve().parent,
     )
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {
+        stat.S_ISDIR: "a folder",
+        stat.S_ISFIFO: "a FIFO (named pipe)",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISSOCK: "a socket",
+    }
+    return next((kind for test, kind in kinds.items() if test(mode)), "a special file")
 
 
 def _not_utf8(file: str, data: bytes, exc: UnicodeDecodeError) -> Diagnostic:
@@ -129,12 +149,24 @@ def inspect_text(
     if not isinstance(source.data, dict):
         message = "a workflow file is a mapping with version, resources, agents and phases"
         return Inspection(None, [Diagnostic(source.at(()), message, "see `wfrun schema`")])
+    redactor = _redactor(source.data.get("secrets"), environ)  # known before anything fails
     loading = _Loading(source, environ, registry or default_registry())
     workflow = loading.run(params or {}, base_dir or Path(file).resolve().parent)
     diagnostics = _at_most(sorted(loading.diagnostics, key=Diagnostic.sort_key), file)
     if any(d.severity == "error" for d in diagnostics):
         workflow = None
+    if redactor:  # messages quote values (`-p`, `${env.X}`): a secret's is shown as ***
+        diagnostics = [
+            dataclasses.replace(d, message=redactor.text(d.message), hint=redactor.text(d.hint))
+            for d in diagnostics
+        ]
     return Inspection(workflow, diagnostics)
+
+
+def _redactor(names: Any, environ: Mapping[str, str]) -> Redactor:
+    """The masking for `secrets:` as written (it may be invalid: then what can be used)."""
+    valid = [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+    return Redactor.for_environ(valid, environ)
 
 
 def _at_most(diagnostics: list[Diagnostic], file: str) -> list[Diagnostic]:
@@ -202,9 +234,23 @@ class _Loading:
             registry=self.registry,
         )
         self.diagnostics += found
+        if "name" not in rendered and not any(d.severity == "error" for d in self.diagnostics):
+            self._default_name()
         if any(d.severity == "error" for d in self.diagnostics):
             return None
         return _build(WorkflowDoc.model_validate(rendered), self.source, base_dir)
+
+    def _default_name(self) -> None:
+        """The file's name stands in for `name:` (run ids and folders are made of it), so
+        it is held to the same rule: `my flow;rm.yaml` or a 300-character name is refused."""
+        stem = Path(self.source.file).stem
+        if C.NAME_RE.match(stem) and len(stem) <= C.MAX_NAME_CHARS:
+            return
+        message = (
+            f"the workflow's name defaults to the file's, {brief(stem)}, which is no valid name"
+        )
+        hint = f"set `name:` or rename the file ({C.NAME_HINT}; at most {C.MAX_NAME_CHARS})"
+        self._error(Position(self.source.file, 1, 1), message, hint)
 
     def _room(self) -> int:
         return max(C.MAX_DIAGNOSTICS - len(self.diagnostics), 0)

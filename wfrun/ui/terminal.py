@@ -9,6 +9,8 @@ from collections.abc import Mapping
 
 from rich.console import Console
 
+from wfrun.engine.redact import Redactor
+
 
 class Terminal:
     """stdout for results, stderr for problems; colour only on a real terminal."""
@@ -27,9 +29,10 @@ class Terminal:
         sys.stdout.flush()
 
     def problem(self, message: str, hint: str = "") -> None:
-        self.err.print(f"error: {printable(message)}", style="bold red")
+        masked = Redactor.known()  # an error may quote a value read from a secret
+        self.err.print(f"error: {printable(masked.text(message))}", style="bold red")
         if hint:
-            self.err.print(f"    hint: {printable(hint)}")
+            self.err.print(f"    hint: {printable(masked.text(hint))}")
 
 
 # What an agent or a service prints must not drive the terminal: escape sequences whole
