@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.engine.conftest import EngineProject, alive
+from tests.engine.conftest import EngineProject, RunResult, alive
 
 
 @pytest.fixture
@@ -357,3 +357,81 @@ def test_copy_dot_with_the_temp_dir_inside_the_workflow_folder(project, monkeypa
     assert "./app/main.py" in listing, listing
     assert not [line for line in listing if "wfrun-ws-" in line], listing
     assert list(inside.iterdir()) == [], "a workspace was left behind"
+
+
+# -- 19: odd input files, runs folders and outputs are the user's to fix: exit 2 -------
+
+
+def _wfrun(project: EngineProject, *args: str, stdout: int | None = None) -> RunResult:
+    proc = subprocess.run(
+        project.command(*args),
+        cwd=project.path,
+        env=project.env(),
+        stdout=subprocess.PIPE if stdout is None else stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,  # a FIFO once waited here for a writer forever
+        check=False,
+    )
+    return RunResult(proc.returncode, proc.stdout or "", proc.stderr, None)
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "run"])
+def test_a_fifo_or_a_device_as_the_workflow_file_is_exit_2(project, command):
+    fifo = project.path / "flow.yaml"
+    os.mkfifo(fifo)
+    for target, kind in ((str(fifo), "FIFO"), ("/dev/zero", "character device")):
+        result = _wfrun(project, command, target)
+        assert result.code == 2, result
+        assert f"{target}:1:1: error: not a regular file but a" in result.err + result.out, result
+        assert kind in result.err + result.out, result
+        assert "Traceback" not in result.err, result
+
+
+def test_a_bad_runs_dir_is_exit_2(project, tmp_path):
+    project.write(OK_FLOW)
+    (project.path / "a-file").write_text("not a folder")
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(readonly)],
+        capture_output=True,
+        check=False,
+    )
+    targets = ["a-file", "a-file/runs", "/dev/null/runs"]
+    if mounted.returncode == 0:
+        targets.append(str(readonly / "runs"))
+    try:
+        for runs_dir in targets:
+            result = _wfrun(project, "run", "flow.yaml", "--runs-dir", runs_dir)
+            assert result.code == 2, result
+            assert f"cannot create a run record in {runs_dir}" in result.err, result
+            assert "--runs-dir" in result.err, result
+            assert "Traceback" not in result.err, result
+    finally:
+        if mounted.returncode == 0:
+            subprocess.run(["umount", "-l", str(readonly)], check=False)
+
+
+@pytest.mark.parametrize("args", [["validate", "ok.yaml"], ["plan", "ok.yaml"], ["schema"]])
+def test_a_full_stdout_is_not_an_internal_error(project, args):
+    project.write(OK_FLOW, "ok.yaml")
+    with open("/dev/full", "w") as full:  # noqa: PTH123 - a device, not a path to build
+        result = _wfrun(project, *args, stdout=full.fileno())
+    assert result.code == 2, result
+    assert "cannot write the output: No space left on device" in result.err, result
+    assert "Traceback" not in result.err, result
+    assert "internal error" not in result.err, result
+
+
+@pytest.mark.parametrize("name", ["my flow;rm", "x" * 250, "2024.flow"])
+def test_a_default_name_from_an_odd_file_name_is_checked(project, name):
+    project.write(OK_FLOW, f"{name}.yaml")
+    for command in ("validate", "run"):
+        result = _wfrun(project, command, f"{name}.yaml")
+        assert result.code == 2, result
+        assert "the workflow's name defaults to the file's" in result.err + result.out, result
+        assert "set `name:` or rename the file" in result.err + result.out, result
+    assert not (project.path / ".wfrun").exists()
+    project.write(OK_FLOW.replace("version: 1", "version: 1\nname: fine"), f"{name}.yaml")
+    assert _wfrun(project, "run", f"{name}.yaml").code == 0
