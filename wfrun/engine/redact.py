@@ -16,7 +16,6 @@ from typing import Any
 from wfrun.engine import events as ev
 
 MASK = "***"
-MIN_PARTIAL = 4  # characters of a secret at a cut edge that are masked too
 _KNOWN: set[str] = set()  # every secret this process was told of: for crash logs, errors
 _KNOWN_LOCK = threading.Lock()
 
@@ -25,8 +24,8 @@ class Redactor:
     """Replaces every occurrence of a secret value with `***`, in text and nested data.
 
     A value is also masked without the whitespace around it (an env value ending in a
-    newline is often printed without it), and a text that starts with the end of a
-    secret or ends with its start (output cut at a limit) has that piece masked too.
+    newline is often printed without it). Mask before cutting a text (see
+    `Emitter.mask`): a cut through a secret leaves a piece no pattern can recognise.
     """
 
     def __init__(self, values: Iterable[str]) -> None:
@@ -55,22 +54,7 @@ class Redactor:
         return self._pattern is not None
 
     def text(self, value: str) -> str:
-        if self._pattern is None:
-            return value
-        return self._edges(self._pattern.sub(MASK, value))
-
-    def _edges(self, value: str) -> str:
-        """Mask a secret's tail at the start of `value`, and its head at the end."""
-        for secret in self._secrets:
-            for size in range(len(secret) - 1, MIN_PARTIAL - 1, -1):
-                if value.startswith(secret[-size:]):
-                    value = MASK + value[size:]
-                    break
-            for size in range(len(secret) - 1, MIN_PARTIAL - 1, -1):
-                if value.endswith(secret[:size]):
-                    value = value[:-size] + MASK
-                    break
-        return value
+        return value if self._pattern is None else self._pattern.sub(MASK, value)
 
     def data(self, value: Any) -> Any:
         """A masked copy of strings, lists, tuples and dicts (keys too); others as they are."""

@@ -80,7 +80,10 @@ def run_workflow(
     }
     record = RecordSink(run_dir, header=redactor.data(header))
     emitter = ev.Emitter(
-        [record, *sinks], strict=[record], redact=redactor.event if redactor else None
+        [record, *sinks],
+        strict=[record],
+        redact=redactor.event if redactor else None,
+        mask=redactor.text if redactor else None,
     )
     pool = ResourcePool(
         workflow, registry, run_dir=run_dir, environ=environ, emitter=emitter, journal=journal

@@ -186,7 +186,7 @@ class TurnRunner:
                 phase=run.name,
                 agent=agent_name,
                 iteration=iteration,
-                output=last.output[-MAX_OUTPUT_IN_EVENTS:],
+                output=self.emitter.mask(last.output)[-MAX_OUTPUT_IN_EVENTS:],  # mask, then cut
                 success=last.success,
                 done=last.done,
                 usage=dict(last.usage),
