@@ -377,15 +377,44 @@ def _wfrun(project: EngineProject, *args: str, stdout: int | None = None) -> Run
 
 
 @pytest.mark.parametrize("command", ["validate", "plan", "run"])
-def test_a_fifo_or_a_device_as_the_workflow_file_is_exit_2(project, command):
+def test_a_fifo_or_a_device_as_the_workflow_file_is_exit_2_without_a_hang(project, command):
     fifo = project.path / "flow.yaml"
     os.mkfifo(fifo)
-    for target, kind in ((str(fifo), "FIFO"), ("/dev/zero", "character device")):
-        result = _wfrun(project, command, target)
+    silent = subprocess.Popen(["sh", "-c", f"sleep 40 > '{fifo}'"])  # opens, never writes
+    try:
+        started = time.monotonic()
+        result = _wfrun(project, command, str(fifo))
         assert result.code == 2, result
-        assert f"{target}:1:1: error: not a regular file but a" in result.err + result.out, result
-        assert kind in result.err + result.out, result
-        assert "Traceback" not in result.err, result
+        shown = result.out + result.err
+        assert f"{fifo}:1:1: error: nothing came from a pipe within 10 s" in shown, result
+        assert time.monotonic() - started < 40, result
+    finally:
+        silent.kill()
+        silent.wait()
+    result = _wfrun(project, command, str(fifo))  # no writer at all: empty, at once
+    assert result.code == 2, result
+    assert f"{fifo}:1:1: error:" in result.out + result.err, result
+    result = _wfrun(project, command, "/dev/zero")
+    assert result.code == 2, result
+    assert "/dev/zero:1:1: error: file is over the" in result.out + result.err, result
+    assert "Traceback" not in result.err, result
+
+
+def test_a_pipe_with_a_writer_is_read(project):
+    """`wfrun validate <(generate)` keeps working: a pipe that delivers is a file."""
+    fifo = project.path / "flow.yaml"
+    os.mkfifo(fifo)
+    text = OK_FLOW.lstrip("\n")
+    # As `<(generate)` does: the writer holds the pipe open before wfrun reads, then
+    # takes its time to write.
+    writer = subprocess.Popen(["sh", "-c", f"exec > '{fifo}'; sleep 1; printf '%s' '{text}'"])
+    time.sleep(1)  # the writer waits in open() for a reader by now
+    try:
+        result = _wfrun(project, "validate", str(fifo))
+    finally:
+        writer.kill()
+        writer.wait()
+    assert result.code == 0, result
 
 
 def test_a_bad_runs_dir_is_exit_2(project, tmp_path):

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import select
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ValidationError
 
@@ -40,6 +41,8 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "phases": PhaseDoc,
     "templates": TemplateDoc,
 }
+
+PIPE_WAIT = 10.0  # seconds a pipe may stay silent before the file is refused
 
 
 @dataclass(frozen=True)
@@ -80,18 +83,27 @@ def inspect_workflow(
     start = Position(file, 1, 1)
     limit = f"over the {C.MAX_FILE_BYTES:,}-byte limit"
     try:
-        # Opened without blocking, then checked by what was opened: a FIFO would wait for
-        # a writer forever, /dev/zero never ends, and a path swapped after a stat is moot.
+        # Opened without blocking, then checked by what was opened: opening a FIFO waits
+        # for a writer, a pipe may never deliver; a path swapped after a stat is moot.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        with os.fdopen(fd, "rb") as handle:
+        with os.fdopen(fd, "rb", buffering=0) as handle:
             info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
+            if not (
+                stat.S_ISREG(info.st_mode)
+                or stat.S_ISFIFO(info.st_mode)
+                or stat.S_ISCHR(info.st_mode)
+            ):
                 message = f"not a regular file but {_file_kind(info.st_mode)}"
                 return Inspection(None, [Diagnostic(start, message, "give a workflow file")])
             if info.st_size > C.MAX_FILE_BYTES:  # refuse before reading a huge file
                 message = f"file is {info.st_size:,} bytes, {limit}"
                 return Inspection(None, [Diagnostic(start, message, "split the workflow up")])
-            data = handle.read(C.MAX_FILE_BYTES + 1)
+            data = _read_at_most(handle, C.MAX_FILE_BYTES + 1)
+            if data is None:
+                kind = _file_kind(info.st_mode)
+                message = f"nothing came from {kind} within {PIPE_WAIT:g} s"
+                hint = "is anything writing to it? (`wfrun validate <(generate)` works)"
+                return Inspection(None, [Diagnostic(start, message, hint)])
     except OSError as exc:
         message = f"cannot read the workflow file: {exc.strerror or exc}"
         hint = "check the path" if isinstance(exc, FileNotFoundError) else ""
@@ -113,10 +125,31 @@ def inspect_workflow(
     )
 
 
+def _read_at_most(handle: BinaryIO, size: int) -> bytes | None:
+    """Up to `size` bytes, to the end; None if a pipe or device stays silent for
+    `PIPE_WAIT` seconds (a FIFO whose writer never writes, a terminal)."""
+    chunks: list[bytes] = []
+    got = 0
+    while got < size:
+        try:
+            chunk = handle.read(size - got)
+        except BlockingIOError:
+            chunk = None
+        if chunk is None:  # nothing yet: wait for more, for a while
+            if not select.select([handle], [], [], PIPE_WAIT)[0]:
+                return None
+            continue
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
 def _file_kind(mode: int) -> str:
     kinds = {
         stat.S_ISDIR: "a folder",
-        stat.S_ISFIFO: "a FIFO (named pipe)",
+        stat.S_ISFIFO: "a pipe",
         stat.S_ISCHR: "a character device",
         stat.S_ISBLK: "a block device",
         stat.S_ISSOCK: "a socket",
