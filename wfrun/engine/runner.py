@@ -27,6 +27,7 @@ from wfrun.engine.redact import Redactor
 from wfrun.engine.runtag import tagged_environment
 from wfrun.engine.scheduler import Scheduler
 from wfrun.engine.turns import FAILED_STATES, TurnRunner
+from wfrun.errors import RunError
 from wfrun.planner import Plan, plan_workflow
 from wfrun.registry import Registry, default_registry, with_plugins
 from wfrun.spec.model import Workflow
@@ -131,6 +132,8 @@ def run_workflow(
     summary = _summary(run_id, run_dir, record, emitter)
     if crash is not None:
         raise crash
+    if record.failure and record.failure not in summary.reason:  # failed at the last write
+        raise RunError(record.failure)
     return summary
 
 
