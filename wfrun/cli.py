@@ -248,8 +248,8 @@ def show(
     runs_dir: RunsDirOption = Path(C.RUNS_DIR),
 ) -> int:
     """Summarise one run: phases, resources, what went wrong."""
-    run_view.render_run(terminal.out, find_run(runs_dir, run_id))
-    return OK
+    readable = run_view.render_run(terminal.out, find_run(runs_dir, run_id))
+    return OK if readable else FAILED
 
 
 @app.command()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -28,7 +30,17 @@ GIT_ENV = {
     "GIT_COMMITTER_EMAIL": "wfrun@localhost",
     "GIT_CONFIG_NOSYSTEM": "1",
 }
-_IGNORE = shutil.ignore_patterns(".wfrun")
+
+
+def _ignore(folder: str, names: list[str]) -> set[str]:
+    """What a folder copy skips: run records, and workspaces (this one or another run's)
+    when the temp dir lies inside the copied folder: `copy: [.]` never copies itself."""
+    skipped = {".wfrun"} & set(names)
+    if Path(folder).resolve() == Path(tempfile.gettempdir()).resolve():
+        skipped.update(name for name in names if name.startswith(PREFIX))
+    return skipped
+
+
 GIT_OPTIONS = ["-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false"]
 
 
@@ -140,34 +152,86 @@ def _copy(source: Path, target: Path) -> None:
     if source.is_dir():
         # symlinks=True copies links as links: a link to /etc stays a link, never a copy.
         # Run records (.wfrun/) are never copied: `copy: [.]` must not copy the live run.
-        shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True, ignore=_IGNORE)
+        shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True, ignore=_ignore)
     else:
         shutil.copy2(source, target)
 
 
 def remove_tree(path: Path) -> None:
-    """Remove `path` even if an agent made parts of it read-only; gone already is fine."""
+    """Remove `path` even if an agent made parts of it read-only; gone already is fine.
+
+    Never leaves the tree: a symlink is removed, never followed, and a mount point inside
+    (a bind mount or a tmpfs an agent made) is never descended into: it is left, with
+    everything else removed, and the error says so. Each folder is opened by a file
+    descriptor relative to its parent (O_NOFOLLOW), so a folder swapped for a link
+    while we work is not followed either.
+    """
     if path.is_symlink():
         path.unlink()
         return
-    if not path.exists():
-        return
     try:
-        shutil.rmtree(path)
+        top = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except FileNotFoundError:
         return
-    except OSError:
-        _make_writable(path)
-        shutil.rmtree(path)
+    left: list[str] = []
+    mounts = _mount_points()
+    try:
+        if str(path) in mounts:
+            left.append(str(path))
+        else:
+            _remove_inside(top, os.fstat(top).st_dev, path, mounts, left)
+    finally:
+        os.close(top)
+    if left:
+        msg = f"left {', '.join(left)} in place: a mount point is never removed (unmount it)"
+        raise WorkspaceError(msg)
+    with contextlib.suppress(FileNotFoundError):
+        path.rmdir()
 
 
-def _make_writable(path: Path) -> None:
-    path.chmod(stat.S_IRWXU)
-    for root, dirs, _ in os.walk(path):  # top-down: each folder is opened before its children
-        for name in dirs:
-            child = Path(root, name)
-            if not child.is_symlink():
-                child.chmod(stat.S_IRWXU)
+def _remove_inside(
+    dir_fd: int, device: int, shown: Path, mounts: frozenset[str], left: list[str]
+) -> None:
+    """Empty the folder open as `dir_fd`, staying on its filesystem; note what stays."""
+    with contextlib.suppress(OSError):
+        os.fchmod(dir_fd, stat.S_IRWXU)  # an agent may have made it read-only
+    with os.scandir(dir_fd) as entries:
+        names = [(entry.name, entry.stat(follow_symlinks=False)) for entry in entries]
+    for name, info in names:
+        if not stat.S_ISDIR(info.st_mode):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name, dir_fd=dir_fd)
+            continue
+        if info.st_dev != device or str(shown / name) in mounts:
+            left.append(str(shown / name))
+            continue
+        try:
+            child = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
+        except FileNotFoundError:
+            continue
+        before = len(left)
+        try:
+            _remove_inside(child, device, shown / name, mounts, left)
+        finally:
+            os.close(child)
+        if len(left) == before:
+            with contextlib.suppress(FileNotFoundError):
+                os.rmdir(name, dir_fd=dir_fd)
+
+
+def _mount_points() -> frozenset[str]:
+    """Every mount point (a bind mount of the same filesystem has the same st_dev)."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text(encoding="utf-8").splitlines()
+    except OSError:  # no /proc: st_dev still tells other filesystems apart
+        return frozenset()
+    points = (line.split()[4] for line in lines if len(line.split()) > 4)
+    return frozenset(_unescape(point) for point in points)
+
+
+def _unescape(point: str) -> str:
+    """mountinfo writes space, tab, newline and backslash as octal escapes (\\040...)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), point)
 
 
 def cleanup(entry: Mapping[str, Any]) -> str:

@@ -36,6 +36,7 @@ class Journal:
         self.runner = procs.identity(os.getpid())
         self._entries: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self.failure: OSError | None = None  # a write that failed: the runner reports it
 
     def record(self, name: str, type_name: str, entry: Mapping[str, Any]) -> None:
         with self._lock:
@@ -48,7 +49,10 @@ class Journal:
                 self._write()
 
     def _write(self) -> None:
-        write_json(self.path, {"runner": self.runner, "live": self._entries})
+        try:  # never in the way of a start or a stop: teardown must reach every resource
+            write_json(self.path, {"runner": self.runner, "live": self._entries})
+        except OSError as exc:
+            self.failure = self.failure or exc
 
 
 @dataclass(frozen=True)
@@ -62,10 +66,11 @@ class CleanupResult:
 def cleanup_run(run_dir: Path, registry: Registry) -> CleanupResult:
     """Stop everything a dead run left, newest first; mark it in the record."""
     journal_path = run_dir / JOURNAL_FILE
-    journal: dict[str, Any] = read_json(journal_path) if journal_path.exists() else {}
-    live: dict[str, Any] = journal.get("live", {})
+    unreadable: list[str] = []  # a damaged record is reported; its processes still go
+    journal = _read(journal_path, unreadable)
+    live: dict[str, Any] = journal["live"] if isinstance(journal.get("live"), dict) else {}
     run_file = run_dir / RUN_FILE
-    summary = read_json(run_file) if run_file.exists() else {}
+    summary = _read(run_file, unreadable)
     if summary.get("status") in (None, "running") and _runner_alive(journal, summary):
         pid = _runner(journal, summary).get("pid")
         return CleanupResult(
@@ -75,7 +80,7 @@ def cleanup_run(run_dir: Path, registry: Registry) -> CleanupResult:
         base_dir = Path(summary.get("file", ".")).parent
         registry = with_plugins(registry, summary["plugins"], base_dir)
     actions: list[str] = []
-    errors: list[str] = []
+    errors: list[str] = unreadable
     failed: set[str] = set()
     with procs.only_run(run_dir.name) as spared:  # a stranger in the old group: left alone
         for name in reversed(list(live)):
@@ -149,14 +154,30 @@ def _runner_alive(journal: Mapping[str, Any], summary: Mapping[str, Any]) -> boo
     return b"wfrun" in cmdline
 
 
+def run_is_live(run_dir: Path, summary: Mapping[str, Any]) -> bool:
+    """Is a run whose record says `running` really still going (for `runs` and `show`)?"""
+    try:
+        return _runner_alive(_read(run_dir / JOURNAL_FILE), summary)
+    except (TypeError, ValueError, KeyError):  # a damaged runner entry: cannot tell
+        return True
+
+
 def _runner(journal: Mapping[str, Any], summary: Mapping[str, Any]) -> Mapping[str, Any]:
     """Who ran the run: in both files (records from before run.json had it: a bare pid)."""
     return journal.get("runner") or summary.get("runner") or {"pid": summary.get("pid")}
 
 
-def _read(path: Path) -> dict[str, Any]:
+def _read(path: Path, unreadable: list[str] | None = None) -> dict[str, Any]:
     try:
         data = read_json(path)
-    except (OSError, ValueError):  # missing, or cut short by the kill
+    except FileNotFoundError:
         return {}
-    return data if isinstance(data, dict) else {}
+    except (OSError, ValueError) as exc:  # cut short by the kill, or damaged
+        if unreadable is not None:
+            unreadable.append(f"{path.name} could not be read: {exc}")
+        return {}
+    if not isinstance(data, dict):
+        if unreadable is not None:
+            unreadable.append(f"{path.name} could not be read: not a JSON object")
+        return {}
+    return data

@@ -6,10 +6,15 @@ The record is an event sink like the ui, so it cannot disagree with what was sho
 no-op phase), so a hard kill loses at most that much of the phase story; what must
 survive a hard kill, the live resources, is in the journal, written synchronously.
 `run.json` is rewritten atomically at the start and at the end.
+
+A record that cannot be written (a full disk, the run folder deleted mid-run) never
+breaks the run or its teardown: the sink notes the first failure and goes on, and the
+runner turns it into the verdict ("the run record could not be written: ...").
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -23,6 +28,7 @@ from typing import Any, ClassVar
 import orjson
 
 from wfrun.engine import events as ev
+from wfrun.errors import RunError, UsageError
 
 RUN_FILE = "run.json"
 EVENTS_FILE = "events.jsonl"
@@ -44,22 +50,35 @@ _URGENT = frozenset(
 
 
 def new_run_dir(runs_dir: Path, workflow: str) -> tuple[str, Path]:
-    """A fresh private run folder: only the user can read what agents printed."""
+    """A fresh private run folder: only the user can read what agents printed.
+
+    A runs folder that cannot hold records (a file, read-only, a device) is the user's
+    to fix before anything starts: a UsageError, not a crash.
+    """
     now = dt.datetime.now(dt.UTC)  # milliseconds, so ids sort in start order
     stamp = f"{now:%Y%m%d-%H%M%S}.{now.microsecond // 1000:03d}"
     run_id = f"{stamp}-{workflow}-{secrets.token_hex(2)}"
-    runs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = runs_dir / run_id
-    path.mkdir(mode=0o700)
-    path.chmod(0o700)  # mkdir's mode is filtered by the umask
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = runs_dir / run_id
+        path.mkdir(mode=0o700)
+        path.chmod(0o700)  # mkdir's mode is filtered by the umask
+    except OSError as exc:
+        msg = f"cannot create a run record in {runs_dir}: {exc.strerror or exc}"
+        raise UsageError(msg, hint="give a writable folder with --runs-dir") from exc
     return run_id, path
 
 
 def write_json(path: Path, data: Any) -> None:
     """Write atomically: readers see the old file or the new one, never half of one."""
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_bytes(readable_json(data) + b"\n")
-    temp.replace(path)
+    try:
+        temp.write_bytes(readable_json(data) + b"\n")
+        temp.replace(path)
+    except OSError:
+        with contextlib.suppress(OSError):  # a full disk must not keep half a file too
+            temp.unlink()
+        raise
 
 
 def readable_json(data: Any, depth: int = 2, indent: bytes = b"") -> bytes:
@@ -92,13 +111,15 @@ def read_json(path: Path) -> Any:
 
 
 class RecordSink:
-    """Writes the run record from the event stream."""
+    """Writes the run record from the event stream.
+
+    A write that fails is noted in `failure` (the first one) and never raised: the run
+    and its teardown go on, and the runner makes the failure part of the verdict.
+    """
 
     def __init__(self, run_dir: Path, *, header: Mapping[str, Any]) -> None:
         self.run_dir = run_dir
-        self._events = LineWriter(run_dir / EVENTS_FILE, FLUSH_INTERVAL)
-        self._outputs = run_dir / OUTPUTS_DIR
-        self._outputs.mkdir(exist_ok=True)
+        self.failure = ""
         self.summary: dict[str, Any] = {
             **header,
             "status": "running",
@@ -106,14 +127,29 @@ class RecordSink:
             "phases": {},
             "resources": {},
         }
-        write_json(run_dir / RUN_FILE, self.summary)
+        self._outputs = run_dir / OUTPUTS_DIR
+        try:  # nothing started yet: a record that cannot begin stops the run here
+            self._events = LineWriter(run_dir / EVENTS_FILE, FLUSH_INTERVAL, self.failed)
+            self._outputs.mkdir(exist_ok=True)
+            write_json(run_dir / RUN_FILE, self.summary)
+        except OSError as exc:
+            msg = f"the run record could not be written: {describe(exc)}"
+            raise RunError(msg) from exc
+
+    def failed(self, exc: OSError) -> None:
+        """Note a write that failed; the first one explains the rest."""
+        if not self.failure:
+            self.failure = f"the run record could not be written: {describe(exc)}"
 
     def handle(self, event: ev.Event) -> None:
         kind = type(event)
         self._events.write(ev.to_json_bytes(event) + b"\n", urgent=kind in _URGENT)
         update = self._updates.get(kind)
         if update is not None:  # a dict, not `match`: most events fall through every case
-            update(self, event)
+            try:
+                update(self, event)
+            except OSError as exc:
+                self.failed(exc)
 
     def _phase_started(self, event: ev.PhaseStarted) -> None:
         entry = self._phase(event.phase)
@@ -181,7 +217,10 @@ class RecordSink:
 
     def close(self) -> None:
         self._events.close()
-        write_json(self.run_dir / RUN_FILE, self.summary)
+        try:
+            write_json(self.run_dir / RUN_FILE, self.summary)
+        except OSError as exc:
+            self.failed(exc)
 
 
 class LineWriter:
@@ -191,9 +230,10 @@ class LineWriter:
     when a long turn follows the last line.
     """
 
-    def __init__(self, path: Path, interval: float) -> None:
+    def __init__(self, path: Path, interval: float, on_error: Callable[[OSError], None]) -> None:
         self._file = path.open("ab")  # UTF-8 bytes already: no text layer to encode again
         self._interval = interval
+        self._on_error = on_error  # a failed write is reported, never raised
         self._lock = threading.Lock()
         self._pending = threading.Event()
         self._closed = False
@@ -201,9 +241,13 @@ class LineWriter:
 
     def write(self, line: bytes, *, urgent: bool = False) -> None:
         with self._lock:
-            self._file.write(line)
-            if urgent:
-                self._file.flush()
+            try:
+                self._file.write(line)
+                if urgent:
+                    self._file.flush()
+                    return
+            except OSError as exc:
+                self._on_error(exc)
                 return
         if not self._pending.is_set():
             self._pending.set()
@@ -211,7 +255,10 @@ class LineWriter:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            self._file.close()
+            try:
+                self._file.close()
+            except OSError as exc:
+                self._on_error(exc)
         self._pending.set()  # wake the flusher so it can end
 
     def _flush_loop(self) -> None:
@@ -222,7 +269,16 @@ class LineWriter:
             with self._lock:
                 if self._closed:
                     return
-                self._file.flush()
+                try:
+                    self._file.flush()
+                except OSError as exc:
+                    self._on_error(exc)
+
+
+def describe(exc: OSError) -> str:
+    """An OS error in a few words, with the file it was about."""
+    name = f" ({exc.filename})" if exc.filename else ""
+    return f"{exc.strerror or exc}{name}"
 
 
 def now_iso() -> str:

@@ -23,12 +23,13 @@ from wfrun.builtins import procs
 from wfrun.engine import events as ev
 from wfrun.engine.journal import Journal
 from wfrun.engine.pool import ResourcePool
-from wfrun.engine.records import RecordSink, new_run_dir, now_iso
-from wfrun.engine.redact import Redactor
+from wfrun.engine.records import RecordSink, describe, new_run_dir, now_iso
 from wfrun.engine.runtag import tagged_environment
 from wfrun.engine.scheduler import Scheduler
 from wfrun.engine.turns import TurnRunner
+from wfrun.errors import RunError
 from wfrun.planner import Plan, plan_workflow
+from wfrun.redact import Redactor
 from wfrun.registry import Registry, default_registry, with_plugins
 from wfrun.spec.model import Workflow
 from wfrun.status import FAILED_STATES, RUN_EXIT_CODES, PhaseStatus, RunStatus
@@ -67,8 +68,9 @@ def run_workflow(
     plan = plan or plan_workflow(workflow)
     registry = with_plugins(registry or default_registry(), workflow.plugins, workflow.base_dir)
     environ = dict(os.environ if environ is None else environ)
-    run_id, run_dir = new_run_dir(runs_dir or Path(C.RUNS_DIR), workflow.name)
     redactor = Redactor.for_environ(workflow.secrets, environ)
+    name = workflow.name if redactor.text(workflow.name) == workflow.name else "masked"
+    run_id, run_dir = new_run_dir(runs_dir or Path(C.RUNS_DIR), name)  # a folder: no secret
     journal = Journal(run_dir)
     header = {
         "id": run_id,
@@ -82,9 +84,12 @@ def run_workflow(
         "pid": os.getpid(),
         "runner": journal.runner,  # cleanup tells a dead run from a live one
     }
-    record = RecordSink(run_dir, header=header)
+    record = RecordSink(run_dir, header=redactor.data(header))
     emitter = ev.Emitter(
-        [record, *sinks], strict=[record], redact=redactor.event if redactor else None
+        [record, *sinks],
+        strict=[record],
+        redact=redactor.event if redactor else None,
+        mask=redactor.text if redactor else None,
     )
     pool = ResourcePool(
         workflow, registry, run_dir=run_dir, environ=environ, emitter=emitter, journal=journal
@@ -132,10 +137,13 @@ def run_workflow(
             scheduler.drain(CANCEL_GRACE)
         finally:
             interrupts.defer()
-            _finish(scheduler, pool, emitter, status, reason, run_dir)
+            unwritten = lambda: _unwritten(record, journal)
+            _finish(scheduler, pool, emitter, status, reason, run_dir, unwritten)
     summary = _summary(run_id, run_dir, record, emitter)
     if crash is not None:
         raise crash
+    if record.failure and record.failure not in summary.reason:  # failed at the last write
+        raise RunError(record.failure)
     return summary
 
 
@@ -146,6 +154,7 @@ def _finish(
     status: RunStatus,
     reason: str,
     run_dir: Path,
+    unwritten: Callable[[], str],
 ) -> None:
     """Stop everything, mark what never ran, write the verdict. Runs exactly once."""
     for run in scheduler.not_run():
@@ -163,6 +172,10 @@ def _finish(
         status = RunStatus.FAILED if status == RunStatus.SUCCEEDED else status
         stops = "some resources failed to stop: " + "; ".join(pool.stop_errors)
         reason = f"{reason}; {stops}" if reason else stops
+    lost = unwritten()
+    if lost:  # an unrecorded run is no success, whatever its phases said
+        status = RunStatus.FAILED if status == RunStatus.SUCCEEDED else status
+        reason = f"{reason}; {lost}" if reason else lost
     emitter.emit(
         ev.RunFinished,
         status=status,
@@ -184,6 +197,15 @@ def _sweep(run_dir: Path, emitter: ev.Emitter) -> None:
         pids = ", ".join(map(str, sorted(found)))
         message = f"stopped {count} process(es) the run left running: {pids}"
         emitter.emit(ev.Notice, message=message, level="warning")
+
+
+def _unwritten(record: RecordSink, journal: Journal) -> str:
+    """Why the record is incomplete ("" when it is whole)."""
+    if record.failure:
+        return record.failure
+    if journal.failure is not None:
+        return f"the run record could not be written: {describe(journal.failure)}"
+    return ""
 
 
 def _summary(run_id: str, run_dir: Path, record: RecordSink, emitter: ev.Emitter) -> RunSummary:

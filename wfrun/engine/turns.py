@@ -21,9 +21,9 @@ from wfrun.engine import events as ev
 from wfrun.engine import spawning
 from wfrun.engine.api import AgentContext, Spawn, TurnContext, TurnResult, as_result
 from wfrun.engine.pool import ResourcePool
-from wfrun.engine.redact import Redactor
 from wfrun.engine.render import RenderError, render_config
 from wfrun.errors import ResourceStartError, RunError
+from wfrun.redact import Redactor
 from wfrun.registry import Registry
 from wfrun.spec.interpolate import holds_placeholder
 from wfrun.spec.model import Phase, Workflow
@@ -201,7 +201,7 @@ class TurnRunner:
                 phase=run.name,
                 agent=agent_name,
                 iteration=iteration,
-                output=last.output[-MAX_OUTPUT_IN_EVENTS:],
+                output=self.emitter.mask(last.output)[-MAX_OUTPUT_IN_EVENTS:],  # mask, then cut
                 success=last.success,
                 done=last.done,
                 usage=dict(last.usage),

@@ -6,16 +6,20 @@ shows every problem in the file, sorted by position.
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import select
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import BaseModel, ValidationError
 
 from wfrun import constants as C
 from wfrun.errors import Diagnostic, Position, Severity, SpecError, UsageError, brief, clip
+from wfrun.redact import Redactor
 from wfrun.registry import PluginError, Registry, default_registry, with_plugins
 from wfrun.spec import checks
 from wfrun.spec.document import AgentDoc, PhaseDoc, ResourceDoc, TemplateDoc, WorkflowDoc
@@ -37,6 +41,8 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "phases": PhaseDoc,
     "templates": TemplateDoc,
 }
+
+PIPE_WAIT = 10.0  # seconds a pipe may stay silent before the file is refused
 
 
 @dataclass(frozen=True)
@@ -77,12 +83,27 @@ def inspect_workflow(
     start = Position(file, 1, 1)
     limit = f"over the {C.MAX_FILE_BYTES:,}-byte limit"
     try:
-        size = Path(path).stat().st_size
-        if size > C.MAX_FILE_BYTES:  # refuse before reading a huge file into memory
-            message = f"file is {size:,} bytes, {limit}"
-            return Inspection(None, [Diagnostic(start, message, "split the workflow up")])
-        with Path(path).open("rb") as handle:  # a pipe or /dev/zero has no size to stat
-            data = handle.read(C.MAX_FILE_BYTES + 1)
+        # Opened without blocking, then checked by what was opened: opening a FIFO waits
+        # for a writer, a pipe may never deliver; a path swapped after a stat is moot.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb", buffering=0) as handle:
+            info = os.fstat(fd)
+            if not (
+                stat.S_ISREG(info.st_mode)
+                or stat.S_ISFIFO(info.st_mode)
+                or stat.S_ISCHR(info.st_mode)
+            ):
+                message = f"not a regular file but {_file_kind(info.st_mode)}"
+                return Inspection(None, [Diagnostic(start, message, "give a workflow file")])
+            if info.st_size > C.MAX_FILE_BYTES:  # refuse before reading a huge file
+                message = f"file is {info.st_size:,} bytes, {limit}"
+                return Inspection(None, [Diagnostic(start, message, "split the workflow up")])
+            data = _read_at_most(handle, C.MAX_FILE_BYTES + 1)
+            if data is None:
+                kind = _file_kind(info.st_mode)
+                message = f"nothing came from {kind} within {PIPE_WAIT:g} s"
+                hint = "is anything writing to it? (`wfrun validate <(generate)` works)"
+                return Inspection(None, [Diagnostic(start, message, hint)])
     except OSError as exc:
         message = f"cannot read the workflow file: {exc.strerror or exc}"
         hint = "check the path" if isinstance(exc, FileNotFoundError) else ""
@@ -102,6 +123,38 @@ def inspect_workflow(
         registry=registry,
         base_dir=Path(path).resolve().parent,
     )
+
+
+def _read_at_most(handle: BinaryIO, size: int) -> bytes | None:
+    """Up to `size` bytes, to the end; None if a pipe or device stays silent for
+    `PIPE_WAIT` seconds (a FIFO whose writer never writes, a terminal)."""
+    chunks: list[bytes] = []
+    got = 0
+    while got < size:
+        try:
+            chunk = handle.read(size - got)
+        except BlockingIOError:
+            chunk = None
+        if chunk is None:  # nothing yet: wait for more, for a while
+            if not select.select([handle], [], [], PIPE_WAIT)[0]:
+                return None
+            continue
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {
+        stat.S_ISDIR: "a folder",
+        stat.S_ISFIFO: "a pipe",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISSOCK: "a socket",
+    }
+    return next((kind for test, kind in kinds.items() if test(mode)), "a special file")
 
 
 def _not_utf8(file: str, data: bytes, exc: UnicodeDecodeError) -> Diagnostic:
@@ -129,12 +182,24 @@ def inspect_text(
     if not isinstance(source.data, dict):
         message = "a workflow file is a mapping with version, resources, agents and phases"
         return Inspection(None, [Diagnostic(source.at(()), message, "see `wfrun schema`")])
+    redactor = _redactor(source.data.get("secrets"), environ)  # known before anything fails
     loading = _Loading(source, environ, registry or default_registry())
     workflow = loading.run(params or {}, base_dir or Path(file).resolve().parent)
     diagnostics = _at_most(sorted(loading.diagnostics, key=Diagnostic.sort_key), file)
     if any(d.severity == "error" for d in diagnostics):
         workflow = None
+    if redactor:  # messages quote values (`-p`, `${env.X}`): a secret's is shown as ***
+        diagnostics = [
+            dataclasses.replace(d, message=redactor.text(d.message), hint=redactor.text(d.hint))
+            for d in diagnostics
+        ]
     return Inspection(workflow, diagnostics)
+
+
+def _redactor(names: Any, environ: Mapping[str, str]) -> Redactor:
+    """The masking for `secrets:` as written (it may be invalid: then what can be used)."""
+    valid = [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+    return Redactor.for_environ(valid, environ)
 
 
 def _at_most(diagnostics: list[Diagnostic], file: str) -> list[Diagnostic]:
@@ -203,9 +268,23 @@ class _Loading:
             base_dir=base_dir,
         )
         self.diagnostics += found
+        if "name" not in rendered and not any(d.severity == "error" for d in self.diagnostics):
+            self._default_name()
         if any(d.severity == "error" for d in self.diagnostics):
             return None
         return _build(WorkflowDoc.model_validate(rendered), self.source, base_dir)
+
+    def _default_name(self) -> None:
+        """The file's name stands in for `name:` (run ids and folders are made of it), so
+        it is held to the same rule: `my flow;rm.yaml` or a 300-character name is refused."""
+        stem = Path(self.source.file).stem
+        if C.NAME_RE.match(stem) and len(stem) <= C.MAX_NAME_CHARS:
+            return
+        message = (
+            f"the workflow's name defaults to the file's, {brief(stem)}, which is no valid name"
+        )
+        hint = f"set `name:` or rename the file ({C.NAME_HINT}; at most {C.MAX_NAME_CHARS})"
+        self._error(Position(self.source.file, 1, 1), message, hint)
 
     def _room(self) -> int:
         return max(C.MAX_DIAGNOSTICS - len(self.diagnostics), 0)

@@ -19,6 +19,7 @@ from rich.segment import Segment
 from rich.style import Style
 
 from wfrun.engine import events as ev
+from wfrun.ui.terminal import printable
 
 _STATUS_STYLE = {
     "running": "bold cyan",
@@ -75,7 +76,7 @@ class PlainLines:
     def handle(self, event: ev.Event) -> None:
         line, problem = self._line(event)
         if line and (problem or not self.quiet):
-            self.stream.write(f"[{event.t:8.2f}s] {line}\n")
+            self.stream.write(f"[{event.t:8.2f}s] {printable(line)}\n")
             self.stream.flush()
 
     def _line(self, event: ev.Event) -> tuple[str, bool]:
@@ -323,10 +324,7 @@ class _Frame:
 def _printable(text: str) -> str:
     """The text without control characters: an escape sequence or a carriage return in an
     agent's output would move the cursor under the board. Tabs become spaces."""
-    return text if text.isprintable() else text.expandtabs(4).translate(_CONTROLS)
-
-
-_CONTROLS = dict.fromkeys([*range(0x20), 0x7F])  # C0 and DEL: deleted by str.translate
+    return text if text.isprintable() else printable(text).expandtabs(4).replace("\n", "")
 
 
 _COLUMNS = ("", "phase", "status", "agent", "turn", "time")

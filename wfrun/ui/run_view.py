@@ -1,15 +1,21 @@
-"""`wfrun runs` and `wfrun show`: past runs from their records."""
+"""`wfrun runs` and `wfrun show`: past runs from their records.
+
+A record is read, never trusted: a damaged one is reported as such (the others are
+still shown), and what agents wrote in it is shown without control characters.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from wfrun.engine.history import list_runs
+from wfrun.engine.history import list_runs, read_run
 from wfrun.engine.journal import CleanupResult
-from wfrun.engine.records import RUN_FILE, read_json
+from wfrun.ui.terminal import printable
 
 
 def render_runs(console: Console, runs_dir: Path) -> None:
@@ -21,47 +27,57 @@ def render_runs(console: Console, runs_dir: Path) -> None:
     table.columns[-1].no_wrap = True
     table.columns[-1].overflow = "ignore"
     for run in runs:
-        seconds = run.get("seconds")
+        status = _text(run.get("status"))
+        if status == "unreadable":
+            status = f"unreadable: {_text(run.get('reason'))}"
         table.add_row(
-            str(run.get("workflow", "")),
-            str(run.get("status", "")),
-            str(run.get("started_at", "")).replace("+00:00", "Z"),
-            f"{seconds:.2f}" if isinstance(seconds, int | float) else "",
-            run.get("id", run["dir"].name),
+            _text(run.get("workflow")),
+            status,
+            _text(run.get("started_at")).replace("+00:00", "Z"),
+            _seconds(run.get("seconds")),
+            _text(run.get("id", run["dir"].name)),
         )
     console.print(table)
 
 
-def render_run(console: Console, run_dir: Path) -> None:
-    data = read_json(run_dir / RUN_FILE)
-    reason = f" — {data['reason']}" if data.get("reason") else ""
-    console.print(f"run {data.get('id')} of {data.get('workflow')}: {data.get('status')}{reason}")
+def render_run(console: Console, run_dir: Path) -> bool:
+    """Show one run; False when its record could not be read (nothing more to show)."""
+    data = read_run(run_dir)
+    reason = f" — {_text(data['reason'])}" if data.get("reason") else ""
+    status = _text(data.get("status"))
+    console.print(f"run {_text(data.get('id'))} of {_text(data.get('workflow'))}: {status}{reason}")
     console.print(f"record: {run_dir}")
+    if status == "unreadable":
+        return False
     phases = Table("phase", "status", "turns", "seconds", "reason", title="phases")
-    for name, phase in data.get("phases", {}).items():
-        seconds = phase.get("seconds")
+    for name, phase in _entries(data.get("phases")):
         phases.add_row(
             name,
-            str(phase.get("status", "")),
-            str(phase.get("iterations", "")),
-            f"{seconds:.2f}" if isinstance(seconds, int | float) else "",
-            str(phase.get("reason", "")),
+            _text(phase.get("status")),
+            _text(phase.get("iterations")),
+            _seconds(phase.get("seconds")),
+            _text(phase.get("reason")),
         )
     console.print(phases)
     resources = Table("resource", "type", "starts", "stops", "problems", title="resources")
-    for name, resource in data.get("resources", {}).items():
-        starts, stops = resource.get("starts", []), resource.get("stops", [])
-        problems = [s["error"] for s in (*starts, *stops) if s.get("error")]
+    for name, resource in _entries(data.get("resources")):
+        starts, stops = _list(resource.get("starts")), _list(resource.get("stops"))
+        problems = [
+            _text(s["error"]) for s in (*starts, *stops) if isinstance(s, dict) and s.get("error")
+        ]
         resources.add_row(
             name,
-            str(resource.get("type", "")),
+            _text(resource.get("type")),
             str(len(starts)),
             str(len(stops)),
             "; ".join(problems),
         )
     console.print(resources)
-    for entry in data.get("cleanup", []):
-        console.print(f"cleanup at {entry['at']}: {'; '.join(entry['actions']) or 'nothing to do'}")
+    for entry in _list(data.get("cleanup")):
+        if isinstance(entry, dict):
+            actions = "; ".join(map(_text, _list(entry.get("actions")))) or "nothing to do"
+            console.print(f"cleanup at {_text(entry.get('at'))}: {actions}")
+    return True
 
 
 def render_cleanup(console: Console, results: list[CleanupResult]) -> None:
@@ -70,4 +86,24 @@ def render_cleanup(console: Console, results: list[CleanupResult]) -> None:
     for result in results:
         console.print(f"run {result.run_id}:")
         for line in (*result.actions, *(f"FAILED {e}" for e in result.errors)):
-            console.print(f"  {line}")
+            console.print(f"  {printable(line)}")
+
+
+def _text(value: Any) -> str:
+    """A record's value for the terminal: missing is empty, control characters go."""
+    return "" if value is None else printable(str(value))
+
+
+def _seconds(value: Any) -> str:
+    return f"{value:.2f}" if isinstance(value, int | float) else ""
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _entries(value: Any) -> list[tuple[str, Mapping[str, Any]]]:
+    """Name -> entry pairs of a record's table; a damaged entry shows as empty."""
+    if not isinstance(value, dict):
+        return []
+    return [(_text(k), v if isinstance(v, dict) else {}) for k, v in value.items()]
