@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+NAME_RE = re.compile(NAME_PATTERN)
 NAME_HINT = "names start with a letter or '_' and contain only letters, digits, '_' and '-'"
 MAX_NAME_CHARS = 64  # names become file names: outputs/<phase>.txt, temp dir prefixes
 

@@ -49,24 +49,18 @@ def json_default(value: Any) -> Any:
 def to_json_bytes(event: Event) -> bytes:
     """One JSON line (no newline) for an event, `kind` first.
 
-    orjson serialises the dataclass itself (no intermediate dict: the standard encoder
-    was a third of a no-op phase); the standard one stays as the fallback for what
-    orjson refuses (integers beyond 64 bits).
+    orjson (the standard encoder was a third of a no-op phase); the standard one stays
+    as the fallback for what orjson refuses (integers beyond 64 bits).
     """
+    data = event.as_dict()
     try:
-        body = orjson.dumps(event, default=json_default, option=_ORJSON_OPTIONS)
+        return orjson.dumps(data, default=json_default, option=_ORJSON_OPTIONS)
     except orjson.JSONEncodeError:
-        return json.dumps(event.as_dict(), default=json_default).encode()
-    return _prefix(type(event)) + body[1:]  # every event has `t`, so the body is never {}
+        return json.dumps(data, default=json_default).encode()
 
 
 def to_json(event: Event) -> str:
     return to_json_bytes(event).decode()
-
-
-@functools.cache
-def _prefix(cls: type[Event]) -> bytes:
-    return b'{"kind":' + orjson.dumps(cls.kind) + b","
 
 
 @functools.cache
