@@ -13,7 +13,7 @@ import os
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -70,12 +70,15 @@ def run(
     cancelled: threading.Event | None = None,
     max_output: int = 64_000,
     split_stdout: bool = False,
+    on_kill: Callable[[], None] | None = None,
 ) -> Captured:
     """Run `argv`; kill its session on timeout or cancel. A missing program is exit 127.
 
     By default stdout and stderr share one pipe, so `output` has them in the order they
     were written. `split_stdout` also keeps stdout alone, at the price of two pipes: the
     order between the two streams is then only as good as thread scheduling.
+    `on_kill` runs when the command is killed (timeout, cancel, Ctrl-C) before its
+    session is: a command run elsewhere (`docker exec`) is stopped there too.
     """
     began = time.monotonic()
     stderr = subprocess.PIPE if split_stdout else subprocess.STDOUT
@@ -114,6 +117,8 @@ def run(
         else:
             grace = LEFTOVER_GRACE
     finally:  # also on KeyboardInterrupt: the command must not outlive the turn
+        if on_kill is not None and grace == 0.0:
+            on_kill()
         procs.kill_session(proc.pid, grace=grace, proc=proc)
     for reader in readers:
         reader.join(timeout=2.0)  # a process that escaped the session may hold the pipe
