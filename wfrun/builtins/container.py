@@ -36,16 +36,19 @@ KILL_TIMEOUT = 20.0  # seconds the in-container kill of a command may take
 EXEC_MARK = "WFRUN_EXEC"  # environment marker of the processes of one exec
 # Runs "$1" with sh, then kills what it left behind (processes carrying this exec's mark,
 # except this shell), and exits with its code: as a host command's session is cleaned up.
+# The wrapper's own stderr is silenced (no "Killed" of its own); the command keeps its.
 _EXEC_WRAPPER = (
-    '/bin/sh -c "$1"; rc=$?; '
+    'exec 3>&2 2>/dev/null; /bin/sh -c "$1" REDIRECT 3>&-; rc=$?; '
     'for p in /proc/[0-9]*; do i=${p#/proc/}; [ "$i" = "$$" ] && continue; '
     'grep -q "$WFRUN_EXEC" "$p/environ" 2>/dev/null && kill -9 "$i" 2>/dev/null; done; '
     "exit $rc"
 )
-# Kills every process of the container whose environment holds the mark given as $1.
+# Kills every process of the container whose environment holds the mark given as $1:
+# all stopped first, then killed, so none sees another die (a shell would say "Killed").
 _EXEC_KILLER = (
-    'for p in /proc/[0-9]*; do grep -q "$1" "$p/environ" 2>/dev/null && '
-    'kill -9 "${p#/proc/}" 2>/dev/null; done; exit 0'
+    'pids=; for p in /proc/[0-9]*; do grep -q "$1" "$p/environ" 2>/dev/null && '
+    'pids="$pids ${p#/proc/}"; done; [ -z "$pids" ] && exit 0; '
+    "kill -STOP $pids 2>/dev/null; kill -KILL $pids 2>/dev/null; exit 0"
 )
 
 
@@ -225,10 +228,13 @@ class Container:
         workdir: str | None = None,
         env: Iterable[str] = (),
         mark: str | None = None,
+        merge_stderr: bool = False,
     ) -> list[str]:
         """argv that runs a shell `command` inside the container. `env` names variables
         passed from the CLI's environment; `mark` tags the command's processes so that
-        `kill_marked` can end them, and they end what they leave behind."""
+        `kill_marked` can end them, and they end what they leave behind. `merge_stderr`
+        joins stderr to stdout inside, so the order between the two is kept (docker
+        carries them apart)."""
         argv = [self.cli, "exec"]
         if workdir:
             argv += ["-w", workdir]
@@ -237,7 +243,8 @@ class Container:
         if mark is None:
             return [*argv, self.name, "/bin/sh", "-c", command]
         argv += ["-e", f"{EXEC_MARK}={mark}"]
-        return [*argv, self.name, "/bin/sh", "-c", _EXEC_WRAPPER, "wfrun-exec", command]
+        wrapper = _EXEC_WRAPPER.replace("REDIRECT", "2>&1" if merge_stderr else "2>&3")
+        return [*argv, self.name, "/bin/sh", "-c", wrapper, "wfrun-exec", command]
 
     def kill_marked(self, mark: str) -> None:
         """Kill, inside the container, every process of the exec tagged `mark`."""
