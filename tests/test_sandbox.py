@@ -205,3 +205,15 @@ def test_in_must_name_a_container_it_requires(project: EngineProject) -> None:
     result = project.run("run", "flow.yaml", timeout=60)
     assert result.code == 1, result
     assert "agent 'a': in: 'ws' is not a container resource" in result.out + result.err
+
+
+def test_the_container_example_exploits_patches_and_verifies(project: EngineProject) -> None:
+    example = Path(__file__).resolve().parent.parent / "workflows" / "exploit-and-patch-containers"
+    result = project.run("run", str(example / "workflow.yaml"), "--json", timeout=180)
+    assert result.code == 0, result
+    attacker, fixer, verifier = outputs(result)
+    assert attacker["output"] == "FLAG{wfrun-containers-7c1e}", attacker
+    assert fixer["success"], fixer
+    assert "404 Not Found" in verifier["output"], verifier
+    assert not verifier["success"]  # the phase expects this failure
+    assert left(result) == []
