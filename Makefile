@@ -14,13 +14,26 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## make .venv and install wfrun with its dev tools
 
-test: $(STAMP)  ## lint, then every test
+test: $(STAMP)  ## lint, then every test (a private Docker Engine runs for the container tests)
+	scripts/with-docker.sh $(MAKE) --no-print-directory checks
+
+checks: $(STAMP)  ## lint, then every test, with whatever engine DOCKER_HOST names
 	$(VENV)/bin/ruff check wfrun tests benchmarks
 	$(VENV)/bin/ruff format --check wfrun tests benchmarks
 	$(PY) -m pytest
 
 slow: $(STAMP)  ## the slow fault seeds: the whole matrix in graph mode, more kill -9 seeds (CI runs them)
-	$(PY) -m pytest -m slow tests/faults
+	scripts/with-docker.sh $(PY) -m pytest -m slow tests/faults
+
+docker-up:  ## start the private Docker Engine and build the test image (prints DOCKER_HOST)
+	@scripts/docker-engine.sh start
+	@DOCKER_HOST=$$(scripts/docker-engine.sh env | cut -d= -f2-) scripts/test-images.sh
+
+docker-down:  ## stop the private Docker Engine (only one this repo's scripts started)
+	scripts/docker-engine.sh stop
+
+demo-containers: $(STAMP)  ## run the container example (exploit, patch, verify in containers)
+	scripts/with-docker.sh $(VENV)/bin/wfrun run workflows/exploit-and-patch-containers/workflow.yaml
 
 fuzz-long: $(STAMP)  ## twenty times the fuzz cases, fresh randomness (~50,000 cases, ~6 min)
 	$(PY) -m pytest -m slow tests/fuzz
@@ -51,8 +64,9 @@ bench: $(STAMP)  ## run the benchmarks (prints tables)
 	$(PY) benchmarks/commands.py
 	$(PY) benchmarks/startup.py
 	$(PY) benchmarks/loading.py
+	scripts/with-docker.sh $(PY) benchmarks/containers.py
 
 clean:  ## remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.* htmlcov
 
-.PHONY: help install test slow fuzz-long demo typecheck cov lint bench clean
+.PHONY: help install test checks slow docker-up docker-down demo-containers fuzz-long demo typecheck cov lint bench clean

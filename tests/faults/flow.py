@@ -162,11 +162,14 @@ FLOW = Flow(
 )
 
 
-# The same lifecycle for a container (the docker CLI; its cases skip without a daemon).
+# The same lifecycle for a container (a real engine: `make test` starts one; in CI its
+# cases fail without it, elsewhere they skip). The prober execs into it by name (`in:`
+# needs the container itself; a faulty resource is a wrapper around it).
+BOX = {"image": "wfrun-local/busybox:1", "command": ["sleep", "300"], "stop_grace": 0}
 CONTAINER_FLOW = Flow(
     resources=(
         Resource("code", "workspace", (), {}),
-        Resource("box", "container", ("code",), {"image": "alpine:3", "command": ["sleep", "300"]}),
+        Resource("box", "container", ("code",), BOX),
     ),
     agents=(
         FLOW.agent("writer"),

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.docker_engine import IMAGE, containers, remove, require_engine
 from tests.engine.conftest import journaled
 from tests.faults.flow import FLOW, Faults, render
 from tests.faults.harness import FaultProject
@@ -206,4 +207,43 @@ def test_cleanup_finds_what_python_code_started_itself(tmp_path: Path) -> None:
         assert not project.leaks(run_dir.name), cleaned
         assert json.loads((run_dir / "run.json").read_text())["status"] == "killed"
     finally:
+        project.sweep()
+
+
+def test_kill_9_with_a_container_live_then_cleanup_removes_it(tmp_path: Path) -> None:
+    """The runner is killed while a container and a command inside it (`in:`) run:
+    the container outlives the kill; `wfrun cleanup` removes it (found by its journal
+    entry and the run's label), so `docker ps -a --filter label=...` lists nothing."""
+    require_engine()
+    project = FaultProject(tmp_path)
+    run_label = ""
+    try:
+        project.write(
+            f"""
+            version: 1
+            resources:
+              box: {{type: container, with: {{image: {IMAGE}, command: [sleep, "300"]}}}}
+            agents:
+              long: {{type: shell, requires: [box], with: {{in: box, run: [sleep, "300"]}}}}
+            phases:
+              only: {{agents: [long]}}
+            """
+        )
+        proc = project.start("run", "flow.yaml")
+        project.wait_for_event("turn_started", timeout=60, agent="long")
+        proc.kill()
+        proc.communicate(timeout=30)
+        run_dir = project.last_run_dir()
+        assert run_dir is not None
+        run_label = f"wfrun.run={run_dir.name}"
+        assert len(containers(run_label)) == 1  # the kill left it
+        cleaned = project.run("cleanup", timeout=120)
+        assert cleaned.code == 0, cleaned
+        assert "removed container wfrun-box-" in cleaned.out, cleaned
+        assert containers(run_label) == [], cleaned
+        assert not project.leaks(run_dir.name), cleaned
+        assert json.loads((run_dir / "run.json").read_text())["status"] == "killed"
+    finally:
+        if run_label:
+            remove(containers(run_label))
         project.sweep()

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.docker_engine import require_engine
 from tests.faults.flow import CONTAINER_FLOW, FLOW, TIMEOUT, Case, Flow, Turn, cases
-from tests.faults.harness import DOCKER_OK, NO_DOCKER, check_record
+from tests.faults.harness import check_record
 from tests.faults.matrix import Outcome, execute, first_turn
 
 CASES = [
@@ -47,11 +48,11 @@ def test_fault(matrix: Callable[[Case], Outcome], case: Case) -> None:
     check(FLOW, case, matrix(case))
 
 
-@pytest.mark.skipif(not DOCKER_OK, reason=NO_DOCKER)
 @pytest.mark.parametrize(
     "case", [pytest.param(c, id=c.id) for c in cases(CONTAINER_FLOW, only="box")]
 )
 def test_container_fault(tmp_path: Path, case: Case) -> None:
+    require_engine()
     check(CONTAINER_FLOW, case, execute(case, tmp_path, flow=CONTAINER_FLOW))
 
 

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -88,6 +88,7 @@ def run(
     max_output: int = 64_000,
     split_stdout: bool = False,
     stdout_matches: str | None = None,
+    on_kill: Callable[[], None] | None = None,
 ) -> Captured:
     """Run `argv`; kill its session on timeout or cancel. A missing program is exit 127.
 
@@ -95,7 +96,9 @@ def run(
     were written. `split_stdout` also keeps stdout alone, at the price of two pipes: the
     order between the two streams is then only as good as thread scheduling.
     `stdout_matches` (implies `split_stdout`) is searched for in stdout within the same
-    timeout, and as cancellable as the command: see `matches`.
+    timeout, and as cancellable as the command: see `matches`. `on_kill` runs when the
+    command is killed (timeout, cancel, Ctrl-C) before its session is: a command run
+    elsewhere (`docker exec`) is stopped there too.
     """
     split_stdout = split_stdout or stdout_matches is not None
     began = time.monotonic()
@@ -128,6 +131,8 @@ def run(
         if ended == "exited":
             grace = LEFTOVER_GRACE
     finally:  # also on KeyboardInterrupt: the command must not outlive the turn
+        if on_kill is not None and grace == 0.0:
+            on_kill()
         procs.kill_session(proc.pid, grace=grace, proc=proc)
     # A process that escaped the session may hold the pipe open: read until EOF, but
     # never past the deadline, and only briefly once the turn is being cut short.

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import Field
 
-from wfrun.builtins import capture, procs
+from wfrun.builtins import capture, procs, sandbox
 from wfrun.builtins.chat import ChatModel, Message
 from wfrun.builtins.config import Config
 from wfrun.builtins.container import Container
@@ -47,6 +47,11 @@ class ExecutorConfig(Config):
     target: str | None = Field(
         None, description="workspace, process or container to run commands in (default: first)"
     )
+    in_: str | None = Field(
+        None,
+        alias="in",
+        description="a container resource the commands run in (docker exec): a sandbox",
+    )
     memory: str | None = Field(
         None, description="memory resource that keeps the history (default: the first it has)"
     )
@@ -73,6 +78,8 @@ class Executor:
         self.ctx = ctx
         self.model = _model(config, ctx)
         self.target = _pick(config.target, ctx, (Workspace, Container, Process), "target")
+        if config.in_ is not None:
+            self.target = sandbox.sandbox_of(config.in_, ctx)
         memory = _pick(config.memory, ctx, (Memory,), "memory")
         self.memory = memory if isinstance(memory, Memory) else None
         self.key = f"executor/{ctx.name}/history"
@@ -161,16 +168,24 @@ class Executor:
 
     def _run(self, command: str, ctx: TurnContext) -> capture.Captured:
         argv, cwd = ["/bin/sh", "-c", command], self.ctx.base_dir
+        env = {**self.ctx.environ, procs.RUN_ENV: str(Path(ctx.run_dir).resolve())}
         if isinstance(self.target, Container):
-            argv = self.target.exec_argv(command)
-        elif isinstance(self.target, Process):
+            return sandbox.run(
+                self.target,
+                command,
+                env=env,
+                timeout=self.config.command_timeout,
+                cancelled=ctx.cancelled,
+                max_output=self.config.max_output,
+            )
+        if isinstance(self.target, Process):
             cwd = self.target.cwd
         elif self.target is not None:
             cwd = _path_of(self.target, ctx.attributes, self.ctx)
         return capture.run(
             argv,
             cwd=cwd,
-            env={**self.ctx.environ, procs.RUN_ENV: str(Path(ctx.run_dir).resolve())},
+            env=env,
             timeout=self.config.command_timeout,
             cancelled=ctx.cancelled,
             max_output=self.config.max_output,

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from wfrun.builtins import capture, procs
+from wfrun.builtins import capture, procs, sandbox
 from wfrun.builtins.config import Argv, Config, Text
 from wfrun.engine.api import AgentContext, TurnContext, TurnResult
 from wfrun.registry import TypeSpec
@@ -41,7 +41,16 @@ class ShellConfig(Config):
 
     run: Argv | str = Field(description="argv list, or a string with shell: true")
     shell: bool = Field(False, description="run `run` through /bin/sh")
-    cwd: str | None = Field(None, description="working directory (default: workflow folder)")
+    cwd: str | None = Field(
+        None,
+        description="working directory (default: workflow folder; with in: a path in the "
+        "container, default its workdir)",
+    )
+    in_: str | None = Field(
+        None,
+        alias="in",
+        description="a container resource to run the command in (docker exec), not the host",
+    )
     env: dict[str, Text] = Field(default_factory=dict, description="extra environment")
     timeout: float | None = Field(None, gt=0, description="seconds before the command is killed")
     success: SuccessRule = Field(default_factory=SuccessRule)
@@ -67,6 +76,7 @@ class ShellAgent:
         self.ctx = ctx
         self.cwd = ctx.base_dir / config.cwd if config.cwd else ctx.base_dir
         self.done_on_success = done_on_success or config.until_success
+        self.sandbox = sandbox.sandbox_of(config.in_, ctx) if config.in_ else None
 
     def act(self, ctx: TurnContext) -> TurnResult:
         config = self.config
@@ -84,15 +94,29 @@ class ShellAgent:
             "WFRUN_PREVIOUS": previous_text(ctx.previous),
             procs.RUN_ENV: str(Path(ctx.run_dir).resolve()),  # absolute: cwd may differ
         }
-        done = capture.run(
-            argv,
-            cwd=self.cwd,
-            env=env,
-            timeout=config.timeout,
-            cancelled=ctx.cancelled,
-            max_output=config.max_output,
-            stdout_matches=config.success.stdout_matches,  # matched in a child: bounded
-        )
+        if self.sandbox is not None:
+            passed = [*config.env, "WFRUN_PHASE", "WFRUN_ITERATION", "WFRUN_PREVIOUS"]
+            done = sandbox.run(
+                self.sandbox,
+                argv[2] if argv[:2] == ["/bin/sh", "-c"] else shlex.join(argv),
+                env=env,
+                passed=passed,
+                workdir=config.cwd,
+                timeout=config.timeout,
+                cancelled=ctx.cancelled,
+                max_output=config.max_output,
+                stdout_matches=config.success.stdout_matches,
+            )
+        else:
+            done = capture.run(
+                argv,
+                cwd=self.cwd,
+                env=env,
+                timeout=config.timeout,
+                cancelled=ctx.cancelled,
+                max_output=config.max_output,
+                stdout_matches=config.success.stdout_matches,  # matched in a child: bounded
+            )
         success = done.exit_code == config.success.exit_code and done.matched is not False
         return TurnResult(
             output=describe(
