@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 import threading
@@ -82,7 +83,7 @@ class ShellAgent:
             "WFRUN_PHASE": ctx.phase,
             "WFRUN_ITERATION": str(ctx.iteration),
             "WFRUN_PREVIOUS": previous_text(ctx.previous),
-            procs.RUN_ENV: str(Path(ctx.run_dir).resolve()),  # absolute: cwd may differ
+            procs.RUN_ENV: _absolute(str(ctx.run_dir)),  # absolute: cwd may differ
         }
         done = capture.run(
             argv,
@@ -105,6 +106,12 @@ class ShellAgent:
             success=success,
             usage={"exit_code": done.exit_code, "seconds": done.duration_s},
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _absolute(run_dir: str) -> str:
+    """The run folder resolved once per run, not per turn (a syscall per path component)."""
+    return str(Path(run_dir).resolve())
 
 
 def previous_text(previous: Any) -> str:
