@@ -264,6 +264,22 @@ def idle_processes(count: int) -> Any:
 # --- rows -----------------------------------------------------------------------------
 
 
+CPU: dict[str, list[float]] = {}  # this process's CPU seconds per measurement, by label
+
+
+def with_cpu(label: str, measure: Callable[[], float]) -> Callable[[], float]:
+    """`measure`, also noting this process's CPU time (all threads; not the children's):
+    on a loaded machine the wall clock drifts, CPU per turn much less."""
+
+    def run() -> float:
+        began = time.process_time()
+        seconds = measure()
+        CPU.setdefault(label, []).append(time.process_time() - began)
+        return seconds
+
+    return run
+
+
 def turn_rows(runner: Runner, table: Table, turns: int, bounds: Bounds) -> None:
     """Per turn, idle host: N phases of one turn, one phase of N turns; then N phases
     again with IDLE_PROCESSES more processes on the host."""
@@ -271,15 +287,18 @@ def turn_rows(runner: Runner, table: Table, turns: int, bounds: Bounds) -> None:
     runner.add("spin", spin_yaml(turns))
     got = interleaved(
         {
-            "phases": lambda: runner.timed("turns"),
-            "spin": lambda: runner.timed("spin", expect="failed"),
-            "bare": lambda: subprocess_true(turns),
+            "phases": with_cpu("phases", lambda: runner.timed("turns")),
+            "spin": with_cpu("spin", lambda: runner.timed("spin", expect="failed")),
+            "bare": with_cpu("bare", lambda: subprocess_true(turns)),
         },
         bounds,
     )
     with idle_processes(IDLE_PROCESSES):
         busy = interleaved(
-            {"phases": lambda: runner.timed("turns"), "bare": lambda: subprocess_true(turns)},
+            {
+                "phases": with_cpu("busy phases", lambda: runner.timed("turns")),
+                "bare": with_cpu("busy bare", lambda: subprocess_true(turns)),
+            },
             bounds,
         )
     for what, results, key in (
@@ -296,6 +315,21 @@ def turn_rows(runner: Runner, table: Table, turns: int, bounds: Bounds) -> None:
             ratio(ms, bare),
             len(results[key]),
             '  subprocess.run(["true"])',
+        )
+    for what, key, bare_key in (
+        ("phases", "phases", "bare"),
+        ("spin", "spin", "bare"),
+        (f"phases, +{IDLE_PROCESSES} procs", "busy phases", "busy bare"),
+    ):
+        ms, bare = (median(CPU[k]) / turns * 1e3 for k in (key, bare_key))
+        table.row(
+            f"  CPU of this process per turn, {what}",
+            "ms/turn",
+            f"{ms:.2f}",
+            f"{bare:.2f}",
+            ratio(ms, bare),
+            len(CPU[key]),
+            "  (children not counted)",
         )
 
 
@@ -329,8 +363,10 @@ def fan_rows(
     rows = []
     for slots in slot_counts:
         contenders: dict[str, Callable[[], float]] = {
-            "wfrun": partial(runner.timed, f"fan_{kind}", slots=slots),
-            "threads": partial(thread_pool, slots, edge, leaf),
+            "wfrun": with_cpu(
+                f"{kind} {slots} wfrun", partial(runner.timed, f"fan_{kind}", slots=slots)
+            ),
+            "threads": with_cpu(f"{kind} {slots} threads", partial(thread_pool, slots, edge, leaf)),
         }
         if app is not None:
             contenders["langgraph"] = partial(langgraph_timed, app, slots)
@@ -400,6 +436,14 @@ def main() -> None:
                 )
         if langgraph is None:
             print("langgraph: n/a (pip install langgraph)")
+        print("CPU of this process per phase of the fan-out (ms; the children not counted):")
+        for kind, slot_counts in fan_plan:
+            for slots in slot_counts:
+                wf, threads = (
+                    median(CPU[f"{kind} {slots} {who}"]) / (LEAVES + 2) * 1e3
+                    for who in ("wfrun", "threads")
+                )
+                print(f"  {kind:7} {slots:4} slots: wfrun {wf:.2f}, threads {threads:.2f}")
         print(
             "threads = ThreadPoolExecutor(slots) running the 100 leaves (subprocess.run"
             ' ["sleep", "0.01"] or time.sleep(0.01)), root and join in the caller'

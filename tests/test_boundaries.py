@@ -82,3 +82,65 @@ def test_importing_the_api_or_the_language_leaves_the_engine_out(module: str) ->
 def test_the_api_names_load_on_first_use() -> None:
     loaded = _wfrun_modules("wfrun; wfrun.run")
     assert "wfrun.engine.runner" in loaded
+
+
+# The CLI run as `python -m wfrun ARGS`, listing at exit every module it loaded.
+CLI_PROBE = """
+import atexit, json, runpy, sys
+out = sys.argv[1]
+atexit.register(lambda: open(out, "w").write(json.dumps(sorted(sys.modules))))
+sys.argv = ["wfrun", *sys.argv[2:]]
+runpy.run_module("wfrun", run_name="__main__", alter_sys=True)
+"""
+
+# The plugin API that built-in types import (their `with:` models and contexts): not the engine.
+PLUGIN_API = ("wfrun.engine", "wfrun.engine.api", "wfrun.engine.ports")
+
+GRAPH_FLOW = """\
+version: 1
+execution: graph
+agents:
+  g: {type: shell, with: {run: [echo]}}
+phases:
+  a: {agents: [g]}
+  b: {agents: [g], needs: [a], if: "phases.a.success"}
+  c: {agents: [g], needs: [a, b]}
+"""
+
+
+def _cli_modules(tmp_path: Path, *args: str) -> tuple[int, set[str]]:
+    listing = tmp_path / "modules.json"
+    done = subprocess.run(
+        [sys.executable, "-c", CLI_PROBE, str(listing), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    return done.returncode, set(json.loads(listing.read_text()))
+
+
+def test_validate_loads_neither_the_engine_nor_the_planner_nor_networkx(tmp_path: Path) -> None:
+    """`wfrun validate` runs in every pre-commit hook and CI job: it loads the spec,
+    the types and the CLI, not what runs or plans a workflow (nor a graph library for
+    the cycle check); a cycle is still found."""
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(GRAPH_FLOW)
+    code, loaded = _cli_modules(tmp_path, "validate", str(flow))
+    assert code == 0
+    assert "wfrun.spec.checks" in loaded
+    heavy = {m for m in loaded if m.startswith(("wfrun.engine", "wfrun.planner"))}
+    assert heavy <= set(PLUGIN_API)
+    assert "networkx" not in loaded
+
+    flow.write_text(GRAPH_FLOW.replace("needs: [a]", "needs: [a, c]"))
+    code, loaded = _cli_modules(tmp_path, "validate", str(flow))
+    assert code == 2
+    assert "networkx" not in loaded
+
+
+def test_help_loads_no_part_of_the_core(tmp_path: Path) -> None:
+    code, loaded = _cli_modules(tmp_path, "--help")
+    assert code == 0
+    assert not {m for m in loaded if m.startswith(("wfrun.engine", "wfrun.planner", "wfrun.spec"))}

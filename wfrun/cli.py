@@ -12,19 +12,13 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from wfrun import constants as C
-from wfrun.engine.history import find_run
-from wfrun.engine.journal import cleanup_run, runs_needing_cleanup
-from wfrun.engine.runner import run_workflow
 from wfrun.errors import UsageError
-from wfrun.planner import plan_workflow
-from wfrun.registry import default_registry
-from wfrun.spec import inspect_workflow, load_workflow
-from wfrun.spec.schema import workflow_schema
-from wfrun.ui import diagnostics as diagnostics_view
-from wfrun.ui import plan_view, run_view, types_view
 from wfrun.ui.exits import FAILED, INVALID, OK, ExitCode, exit_codes
-from wfrun.ui.progress import progress_sinks
 from wfrun.ui.terminal import Terminal
+
+# Each command imports the rest where it starts: `validate` runs in every pre-commit
+# hook and CI job, and pays neither for the engine nor for the planner (nor `--help`
+# for anything).
 
 app = typer.Typer(
     name="wfrun",
@@ -128,6 +122,10 @@ def validate(
     ] = DiagnosticFormat.text,
 ) -> int:
     """Check workflow files: report every problem as file:line:col, exit 2 if any."""
+    from wfrun.registry import default_registry  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.spec import inspect_workflow  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.ui import diagnostics as diagnostics_view  # noqa: PLC0415 - lazy: see the imports
+
     overrides = parse_params(params)
     registry = default_registry()
     found = [
@@ -148,6 +146,9 @@ def schema(
     ] = None,
 ) -> int:
     """Print the JSON Schema of workflow files (for editors: yaml-language-server)."""
+    from wfrun.registry import default_registry  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.spec.schema import workflow_schema  # noqa: PLC0415 - lazy: see the imports
+
     text = json.dumps(workflow_schema(default_registry()), indent=2) + "\n"
     if output is None:
         terminal.write(text)
@@ -165,6 +166,9 @@ def list_types(
     ] = None,
 ) -> int:
     """List the resource and agent types (built-in and plugins) with their settings."""
+    from wfrun.registry import default_registry  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.ui import types_view  # noqa: PLC0415 - lazy: see the imports
+
     types_view.render(terminal.out, default_registry(), name)
     return OK
 
@@ -187,6 +191,10 @@ def plan(
     ] = PlanFormat.table,
 ) -> int:
     """Show when each resource starts and stops, without running anything."""
+    from wfrun.planner import plan_workflow  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.spec import load_workflow  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.ui import plan_view  # noqa: PLC0415 - lazy: see the imports
+
     planned = plan_workflow(load_workflow(file, params=parse_params(params)))
     if output_format is PlanFormat.json:
         terminal.write(json.dumps(planned.as_dict(), indent=2) + "\n")
@@ -220,6 +228,12 @@ def run(
     runs_dir: RunsDirOption = Path(C.RUNS_DIR),
 ) -> int:
     """Run a workflow with live progress; the record goes to .wfrun/runs/<id>/."""
+    from wfrun.engine.runner import run_workflow  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.planner import plan_workflow  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.spec import load_workflow  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.ui import plan_view  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.ui.progress import progress_sinks  # noqa: PLC0415 - lazy: see the imports
+
     workflow = load_workflow(file, params=parse_params(params))
     plan = plan_workflow(workflow)
     if dry_run:
@@ -236,6 +250,8 @@ def run(
 @_handled
 def runs(terminal: Terminal, runs_dir: RunsDirOption = Path(C.RUNS_DIR)) -> int:
     """List past runs."""
+    from wfrun.ui import run_view  # noqa: PLC0415 - lazy: see the imports
+
     run_view.render_runs(terminal.out, runs_dir)
     return OK
 
@@ -248,6 +264,9 @@ def show(
     runs_dir: RunsDirOption = Path(C.RUNS_DIR),
 ) -> int:
     """Summarise one run: phases, resources, what went wrong."""
+    from wfrun.engine.history import find_run  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.ui import run_view  # noqa: PLC0415 - lazy: see the imports
+
     readable = run_view.render_run(terminal.out, find_run(runs_dir, run_id))
     return OK if readable else FAILED
 
@@ -262,6 +281,11 @@ def cleanup(
     runs_dir: RunsDirOption = Path(C.RUNS_DIR),
 ) -> int:
     """Stop what a killed run left behind (processes, temp dirs, containers)."""
+    from wfrun.engine.history import find_run  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.engine.journal import cleanup_run, runs_needing_cleanup  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.registry import default_registry  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.ui import run_view  # noqa: PLC0415 - lazy: see the imports
+
     targets = [find_run(runs_dir, run_id)] if run_id else runs_needing_cleanup(runs_dir)
     results = [cleanup_run(target, default_registry()) for target in targets]
     run_view.render_cleanup(terminal.out, results)

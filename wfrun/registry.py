@@ -155,8 +155,9 @@ class Registry:
 
     def load_entry_points(self) -> None:
         """Register the types plugins publish under the `wfrun.*` entry-point groups."""
+        published = entry_points()  # one scan of the installed distributions, not one per group
         for kind, group in ENTRY_POINT_GROUPS.items():
-            for point in entry_points(group=group):
+            for point in published.select(group=group):
                 try:
                     loaded = point.load()
                 except Exception as exc:

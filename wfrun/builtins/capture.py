@@ -13,7 +13,6 @@ pipe that a process outside the session keeps open is read no longer than the de
 
 from __future__ import annotations
 
-import contextlib
 import os
 import select
 import subprocess
@@ -31,6 +30,7 @@ LEFTOVER_GRACE = 1.0  # seconds a turn's background processes get after SIGTERM
 DRAIN = 2.0  # seconds to read what is still in the pipe after the command ended
 _CHUNK = 65536
 _TICK = 0.05  # seconds between looks at the cancel flag while a command runs
+_POLL = 0.005  # seconds between looks at the command without a pidfd (not Linux >= 5.3)
 # The matcher: pattern and text on stdin (a 4-byte length first); exit 10 found, 11 not
 # (a crash is 1: neither).
 _MATCHER = (
@@ -94,7 +94,7 @@ def run(
 
     By default stdout and stderr share one pipe, so `output` has them in the order they
     were written. `split_stdout` also keeps stdout alone, at the price of two pipes: the
-    order between the two streams is then only as good as thread scheduling.
+    order between the two streams is then only as good as the order of the reads.
     `stdout_matches` (implies `split_stdout`) is searched for in stdout within the same
     timeout, and as cancellable as the command: see `matches`. `on_kill` runs when the
     command is killed (timeout, cancel, Ctrl-C) before its session is: a command run
@@ -112,38 +112,38 @@ def run(
     except PermissionError:
         return Captured(126, f"permission denied: {argv[0]}")
     combined, stdout = _Tail(max_output), _Tail(max_output)
-    lock = threading.Lock()
-    streams = [(proc.stdout, [combined, stdout] if split_stdout else [combined])]
+    assert proc.stdout is not None  # spawned with stdout=PIPE
+    streams = {
+        proc.stdout.fileno(): _Stream(
+            proc.stdout, [combined, stdout] if split_stdout else [combined]
+        )
+    }
     if split_stdout:
-        streams.append((proc.stderr, [combined]))
-    readers = [
-        threading.Thread(target=_pump, args=(stream, tails, lock), daemon=True)
-        for stream, tails in streams
-    ]
-    for reader in readers:
-        reader.start()
+        assert proc.stderr is not None
+        streams[proc.stderr.fileno()] = _Stream(proc.stderr, [combined])
     timed_out = was_cancelled = False
     deadline = None if timeout is None else began + timeout
     grace = 0.0  # unless it exits by itself: then leftovers get LEFTOVER_GRACE
     try:
-        ended = _wait(proc, deadline, cancelled)
-        timed_out, was_cancelled = ended == "timeout", ended == "cancelled"
-        if ended == "exited":
-            grace = LEFTOVER_GRACE
-    finally:  # also on KeyboardInterrupt: the command must not outlive the turn
-        if on_kill is not None and grace == 0.0:
-            on_kill()
-        procs.kill_session(proc.pid, grace=grace, proc=proc)
-    # A process that escaped the session may hold the pipe open: read until EOF, but
-    # never past the deadline, and only briefly once the turn is being cut short.
-    drain = DRAIN if grace else 0.1
-    if deadline is not None:
-        drain = min(drain, max(deadline - time.monotonic(), 0.1))
-    until = time.monotonic() + drain
-    for reader in readers:
-        reader.join(timeout=max(until - time.monotonic(), 0))
-    with lock:
-        output, out = combined.text(), stdout.text() if split_stdout else None
+        try:
+            ended = _follow(proc, streams, deadline, cancelled)
+            timed_out, was_cancelled = ended == "timeout", ended == "cancelled"
+            if ended == "exited":
+                grace = LEFTOVER_GRACE
+        finally:  # also on KeyboardInterrupt: the command must not outlive the turn
+            if on_kill is not None and grace == 0.0:
+                on_kill()
+            procs.kill_session(proc.pid, grace=grace, proc=proc)
+        # A process that escaped the session may hold the pipe open: read until EOF, but
+        # never past the deadline, and only briefly once the turn is being cut short.
+        drain = DRAIN if grace else 0.1
+        if deadline is not None:
+            drain = min(drain, max(deadline - time.monotonic(), 0.1))
+        _read_until(streams, time.monotonic() + drain)
+    finally:
+        for stream in streams.values():
+            stream.close()
+    output, out = combined.text(), stdout.text() if split_stdout else None
     matched = None
     if stdout_matches is not None and not (timed_out or was_cancelled):
         matched = matches(stdout_matches, out or "", deadline=deadline, cancelled=cancelled)
@@ -161,35 +161,73 @@ def run(
     )
 
 
-def _wait(
-    proc: subprocess.Popen[bytes], deadline: float | None, cancelled: threading.Event | None
+def _follow(
+    proc: subprocess.Popen[bytes],
+    streams: dict[int, _Stream],
+    deadline: float | None,
+    cancelled: threading.Event | None,
 ) -> str:
-    """Until `proc` exits ("exited"), the deadline ("timeout") or a cancel ("cancelled").
+    """Read the pipes until `proc` exits ("exited"), the deadline ("timeout") or a cancel
+    ("cancelled"), on this thread: no reader thread to start per command.
 
-    Sleeps on a pidfd, so an exit wakes it at once (Popen.wait(timeout) polls with a
-    back-off); it looks at the cancel flag every `_TICK` seconds.
+    Sleeps in poll(2) on the pipes and a pidfd, so an exit wakes it at once
+    (Popen.wait(timeout) polls with a back-off); it looks at the cancel flag every
+    `_TICK` seconds.
     """
     try:
         pidfd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):  # not Linux >= 5.3: poll
+    except (AttributeError, OSError):  # not Linux >= 5.3: look every _POLL seconds
         pidfd = -1
     try:
+        watch = select.poll()
+        for fd in streams:
+            watch.register(fd, select.POLLIN)
+        if pidfd >= 0:
+            watch.register(pidfd, select.POLLIN)
         while proc.poll() is None:
             if cancelled is not None and cancelled.is_set():
                 return "cancelled"
             now = time.monotonic()
             if deadline is not None and now >= deadline:
                 return "timeout"
-            tick = _TICK if deadline is None else min(_TICK, deadline - now)
-            if pidfd >= 0:
-                select.select([pidfd], [], [], tick)
-            else:
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=tick)
+            tick = _TICK if pidfd >= 0 else _POLL
+            tick = tick if deadline is None else min(tick, deadline - now)
+            for fd, _ in watch.poll(max(tick, 0.0) * 1000):
+                if fd in streams and not _read(streams, fd):
+                    watch.unregister(fd)
         return "exited"
     finally:
         if pidfd >= 0:
             os.close(pidfd)
+
+
+def _read_until(streams: dict[int, _Stream], until: float) -> None:
+    """Read the pipes until each is at EOF, or `until` (monotonic) passes."""
+    watch = select.poll()
+    for fd in streams:
+        watch.register(fd, select.POLLIN)
+    open_fds = set(streams)
+    while open_fds and (left := until - time.monotonic()) > 0:
+        for fd, _ in watch.poll(left * 1000):
+            if fd in open_fds and not _read(streams, fd):
+                watch.unregister(fd)
+                open_fds.discard(fd)
+
+
+def _read(streams: dict[int, _Stream], fd: int) -> bool:
+    """One read from a readable pipe; False at EOF (the stream is then finished)."""
+    stream = streams[fd]
+    if stream.done:
+        return False
+    try:
+        chunk = os.read(fd, _CHUNK)
+    except OSError:
+        chunk = b""
+    if not chunk:
+        stream.finish()
+        return False
+    stream.feed(chunk)
+    return True
 
 
 def matches(
@@ -236,24 +274,36 @@ def matches(
         child.wait()
 
 
-def _pump(stream: IO[bytes], tails: list[_Tail], lock: threading.Lock) -> None:
-    """Copy whole lines into the tails, so two pipes never splice half-lines together."""
-    fd = stream.fileno()
-    pending = b""
-    try:
-        while chunk := os.read(fd, _CHUNK):
-            pending += chunk
-            cut = pending.rfind(b"\n") + 1 or (len(pending) if len(pending) > _CHUNK else 0)
-            if cut:  # a long run without newlines is passed on anyway: memory stays bounded
-                _add(tails, pending[:cut], lock)
-                pending = pending[cut:]
-    finally:
-        if pending:
-            _add(tails, pending, lock)
-        stream.close()
+class _Stream:
+    """One pipe of the command: whole lines go into its tails, so two pipes never
+    splice half-lines together (a long run without newlines is passed on anyway)."""
 
+    def __init__(self, file: IO[bytes], tails: list[_Tail]) -> None:
+        self.file = file
+        self.tails = tails
+        self.pending = b""
+        self.done = False
 
-def _add(tails: list[_Tail], data: bytes, lock: threading.Lock) -> None:
-    with lock:
-        for tail in tails:
+    def feed(self, chunk: bytes) -> None:
+        self.pending += chunk
+        cut = self.pending.rfind(b"\n") + 1 or (
+            len(self.pending) if len(self.pending) > _CHUNK else 0
+        )
+        if cut:
+            self._add(self.pending[:cut])
+            self.pending = self.pending[cut:]
+
+    def finish(self) -> None:
+        """EOF, or the end of reading: what is left of a last line counts too."""
+        if self.pending:
+            self._add(self.pending)
+            self.pending = b""
+        self.done = True
+
+    def close(self) -> None:
+        self.finish()
+        self.file.close()
+
+    def _add(self, data: bytes) -> None:
+        for tail in self.tails:
             tail.add(data)

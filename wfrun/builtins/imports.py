@@ -10,6 +10,7 @@ always gets its own file.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import importlib.machinery
 import sys
@@ -61,4 +62,11 @@ def _lives_in(module: ModuleType, folder: Path) -> bool:
     where = getattr(module, "__file__", None) or next(iter(getattr(module, "__path__", [])), None)
     if where is None:
         return False
-    return Path(where).resolve().is_relative_to(folder.resolve())
+    return _resolved_within(str(where), str(folder))
+
+
+@functools.lru_cache(maxsize=1024)
+def _resolved_within(where: str, folder: str) -> bool:
+    """Two `Path.resolve()` calls (a syscall per path component) once per module and
+    folder, not every time a phase builds an agent from a cached module."""
+    return Path(where).resolve().is_relative_to(Path(folder).resolve())

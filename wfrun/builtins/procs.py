@@ -142,20 +142,37 @@ def run_processes(run_id: str) -> dict[int, int]:
     mine = _ancestors()
     found = {}
     prefix = f"{RUN_ENV}=".encode()
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit() or int(entry.name) in mine:
+    mark = run_id.encode()
+    for name in os.listdir(PROC):  # noqa: PTH208 - plain os calls: this reads every environ
+        if not name.isdigit() or int(name) in mine:
             continue
-        try:
-            environ = (entry / "environ").read_bytes()
-        except OSError:  # gone meanwhile, or not ours to read
+        environ = _environ(name)
+        if mark not in environ:  # most processes: no need to split it
             continue
         for item in environ.split(b"\0"):
             if item.startswith(prefix) and Path(os.fsdecode(item[len(prefix) :])).name == run_id:
-                started = start_time(int(entry.name))
+                started = start_time(int(name))
                 if started is not None:
-                    found[int(entry.name)] = started
+                    found[int(name)] = started
                 break
     return found
+
+
+def _environ(pid: str) -> bytes:
+    """/proc/<pid>/environ; empty if it is gone or not ours to read."""
+    try:
+        fd = os.open(f"/proc/{pid}/environ", os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return b""
+    try:
+        parts = []
+        while chunk := os.read(fd, 65536):
+            parts.append(chunk)
+        return b"".join(parts)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
 
 
 def belongs(pid: int, run_id: str) -> bool:

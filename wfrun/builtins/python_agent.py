@@ -9,6 +9,7 @@ run-time placeholders complete, or a module changed since).
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import re
 import traceback
@@ -154,6 +155,20 @@ def _bind(target: Any, args: dict[str, Any], call: str) -> Act:
 
 
 def _positional_count(function: Callable[..., Any]) -> int:
+    """How many positional arguments `function` takes; 2 for *args. Looked up once per
+    function (a cache by identity): `inspect.signature` cost more than a no-op phase."""
+    try:
+        return _counted(function)
+    except TypeError:  # an unhashable callable object: no cache
+        return _count(function)
+
+
+@functools.lru_cache(maxsize=256)
+def _counted(function: Callable[..., Any]) -> int:
+    return _count(function)
+
+
+def _count(function: Callable[..., Any]) -> int:
     try:
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):

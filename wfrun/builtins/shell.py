@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 import threading
@@ -92,7 +93,7 @@ class ShellAgent:
             "WFRUN_PHASE": ctx.phase,
             "WFRUN_ITERATION": str(ctx.iteration),
             "WFRUN_PREVIOUS": previous_text(ctx.previous),
-            procs.RUN_ENV: str(Path(ctx.run_dir).resolve()),  # absolute: cwd may differ
+            procs.RUN_ENV: _absolute(str(ctx.run_dir)),  # absolute: cwd may differ
         }
         if self.sandbox is not None:
             passed = [*config.env, "WFRUN_PHASE", "WFRUN_ITERATION", "WFRUN_PREVIOUS"]
@@ -129,6 +130,12 @@ class ShellAgent:
             success=success,
             usage={"exit_code": done.exit_code, "seconds": done.duration_s},
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _absolute(run_dir: str) -> str:
+    """The run folder resolved once per run, not per turn (a syscall per path component)."""
+    return str(Path(run_dir).resolve())
 
 
 def previous_text(previous: Any) -> str:

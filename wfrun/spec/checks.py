@@ -7,12 +7,11 @@ only names that will exist, and run-time placeholders must name real things.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Union, cast, get_args, get_origin
 
-import networkx as nx
 from pydantic import BaseModel, ValidationError
 
 from wfrun import constants as C
@@ -272,14 +271,10 @@ class _Checker:
 
     def cycle(self, section: str, needs: Mapping[str, list[str]]) -> None:
         """Report one cycle as `a -> b -> a`, placed at the `needs:` entry that closes it."""
-        graph: nx.DiGraph[str] = nx.DiGraph()
-        for name, wanted in needs.items():
-            graph.add_edges_from((name, need) for need in wanted if need in needs and need != name)
-        if nx.is_directed_acyclic_graph(graph):  # linear; find_cycle is not, on big DAGs
+        ring = _find_cycle(needs)
+        if ring is None:
             return
-        edges = nx.find_cycle(graph)
-        ring = [edge[0] for edge in edges] + [edges[0][0]]
-        first, second = edges[0][0], edges[0][1]
+        first, second = ring[0], ring[1]
         where = self.source.at((section, first, "needs", needs[first].index(second)))
         noun = "resource" if section == "resources" else "phase"
         message = f"{noun} needs form a cycle: {_ring(ring)}"
@@ -621,23 +616,101 @@ class Needed:
     """
 
     def __init__(self, needs: Mapping[str, list[str]]) -> None:
-        graph: nx.DiGraph[str] = nx.DiGraph()
-        graph.add_nodes_from(needs)  # and below, needed names whose own entry is invalid
-        graph.add_edges_from((name, need) for name, wanted in needs.items() for need in wanted)
-        self.bit = {name: 1 << i for i, name in enumerate(graph)}
-        dag = nx.condensation(graph)  # strongly connected parts; a DAG
-        within: dict[int, int] = {}  # bits of a part's members
-        below: dict[int, int] = {}  # bits of what a part's members need, directly or not
-        for part in reversed(list(nx.topological_sort(dag))):  # needs come first
-            members = dag.nodes[part]["members"]
-            within[part] = sum(self.bit[name] for name in members)
-            cyclic = len(members) > 1 or any(graph.has_edge(m, m) for m in members)
-            reach = within[part] if cyclic else 0
-            for need in dag.successors(part):
-                reach |= within[need] | below[need]
-            below[part] = reach
-        self._below = {name: below[dag.graph["mapping"][name]] for name in graph}
+        succ: dict[str, dict[str, None]] = {name: {} for name in needs}
+        for name, wanted in needs.items():
+            for need in wanted:  # needed names whose own entry is invalid count too
+                succ[name][need] = None
+                succ.setdefault(need, {})
+        self.bit = {name: 1 << i for i, name in enumerate(succ)}
+        self._below: dict[str, int] = {}
+        full: dict[str, int] = {}  # a name's part's bits and all they need
+        for members in _strong_parts(succ):  # needs come first
+            part = set(members)
+            within = sum(self.bit[name] for name in members)
+            cyclic = len(members) > 1 or members[0] in succ[members[0]]
+            reach = within if cyclic else 0
+            for name in members:
+                for need in succ[name]:
+                    if need not in part:
+                        reach |= full[need]
+            for name in members:
+                self._below[name] = reach
+                full[name] = within | reach
 
     def of(self, name: str, other: str) -> bool:
         """True if `name` needs `other`, directly or through others."""
         return bool(self._below.get(name, 0) & self.bit.get(other, 0))
+
+
+def _find_cycle(needs: Mapping[str, list[str]]) -> list[str] | None:
+    """The first cycle a depth-first search meets, as `[a, b, ..., a]`; None if there is none.
+
+    Nodes in order of first appearance among the edges, edges in `needs:` order (the
+    order networkx's `find_cycle` walked, so the reported cycle stays the same).
+    Iterative: a chain of 10,000 needs must not hit the recursion limit.
+    """
+    succ: dict[str, dict[str, None]] = {}
+    for name, wanted in needs.items():
+        for need in wanted:
+            if need in needs and need != name:
+                succ.setdefault(name, {})[need] = None
+                succ.setdefault(need, {})
+    active, done = 1, 2
+    state: dict[str, int] = {}
+    for start, first in succ.items():
+        if start in state:
+            continue
+        path, walks = [start], [iter(first)]
+        state[start] = active
+        while walks:
+            following = next(walks[-1], None)
+            if following is None:
+                state[path.pop()] = done
+                walks.pop()
+            elif state.get(following) == active:
+                return [*path[path.index(following) :], following]
+            elif following not in state:
+                state[following] = active
+                path.append(following)
+                walks.append(iter(succ[following]))
+    return None
+
+
+def _strong_parts(succ: Mapping[str, Mapping[str, None]]) -> Iterator[list[str]]:
+    """Strongly connected parts (Tarjan, iterative), each after every part it needs."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    for root, first in succ.items():
+        if root in index:
+            continue
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        walks = [(root, iter(first))]
+        while walks:
+            node, walk = walks[-1]
+            for following in walk:
+                if following not in index:
+                    index[following] = low[following] = len(index)
+                    stack.append(following)
+                    on_stack.add(following)
+                    walks.append((following, iter(succ[following])))
+                    break
+                if following in on_stack:
+                    low[node] = min(low[node], index[following])
+            else:
+                walks.pop()
+                if walks:
+                    parent = walks[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:
+                    members: list[str] = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        members.append(member)
+                        if member == node:
+                            break
+                    yield members
