@@ -26,7 +26,7 @@ import pytest
 
 from tests.docker_engine import require_engine
 from tests.faults.harness import marked_processes
-from wfrun.builtins import procs
+from wfrun.engine import procs
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(

@@ -22,9 +22,9 @@ from builtin_helpers import (
     wait_for_file,
 )
 
-from wfrun.builtins import procs
 from wfrun.builtins.errors import ProcessError
 from wfrun.builtins.process import Process, ProcessConfig, cleanup
+from wfrun.engine import procs
 from wfrun.engine.api import ResourceContext
 
 pytest_plugins = ["builtin_fixtures"]

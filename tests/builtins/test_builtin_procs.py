@@ -12,7 +12,7 @@ from pathlib import Path
 
 from builtin_helpers import FORKING_SERVICE, alive, kill_leftovers, wait_dead, wait_for_file
 
-from wfrun.builtins import procs
+from wfrun.engine import procs
 
 pytest_plugins = ["builtin_fixtures"]
 

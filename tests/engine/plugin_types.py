@@ -24,8 +24,8 @@ from typing import Any
 
 from pydantic import Field
 
-from wfrun.builtins import procs
 from wfrun.builtins.config import Config
+from wfrun.engine import procs
 from wfrun.engine.api import (
     Agent,
     AgentContext,

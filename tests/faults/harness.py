@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from tests.engine.conftest import EngineProject, RunResult, journaled
-from wfrun.builtins import procs
+from wfrun.engine import procs
 
 REPO = Path(__file__).resolve().parent.parent.parent
 MARKER = "WFRUN_FAULT_MARKER"

@@ -23,7 +23,7 @@ from tests.engine.conftest import journaled
 from tests.faults.flow import FLOW, Faults, render
 from tests.faults.harness import FaultProject
 from tests.faults.killing import FAST_SEEDS, HANG, SLOW_SEEDS, Killed
-from wfrun.builtins import procs
+from wfrun.engine import procs
 
 SEEDS = [
     *FAST_SEEDS,

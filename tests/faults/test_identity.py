@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from wfrun.builtins import procs
+from wfrun.engine import procs
 from wfrun.engine.journal import cleanup_run, runs_needing_cleanup
 from wfrun.engine.records import JOURNAL_FILE, RUN_FILE, read_json, write_json
 from wfrun.registry import builtin_registry

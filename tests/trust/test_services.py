@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import WfrunProject
 from tests.engine.conftest import EngineProject
-from wfrun.builtins import procs
+from wfrun.engine import procs
 
 REPO = Path(__file__).resolve().parent.parent.parent
 EXPLOIT = REPO / "workflows" / "exploit-and-patch" / "workflow.yaml"

@@ -21,7 +21,7 @@ import pytest
 
 from tests.engine.conftest import RunResult
 from tests.faults.harness import FaultProject, check_record
-from wfrun.builtins import procs
+from wfrun.engine import procs
 
 HANGING_RUN = """
 version: 1

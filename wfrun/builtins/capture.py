@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from wfrun.builtins import procs
+from wfrun.engine import procs
 
 LEFTOVER_GRACE = 1.0  # seconds a turn's background processes get after SIGTERM
 DRAIN = 2.0  # seconds to read what is still in the pipe after the command ended

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import Field
 
-from wfrun.builtins import capture, procs, sandbox
+from wfrun.builtins import capture, sandbox
 from wfrun.builtins.chat import ChatModel, Message
 from wfrun.builtins.config import Config
 from wfrun.builtins.container import Container
@@ -27,6 +27,7 @@ from wfrun.builtins.memory import Memory
 from wfrun.builtins.process import Process
 from wfrun.builtins.shell import describe, previous_text
 from wfrun.builtins.workspace import Workspace
+from wfrun.engine import procs
 from wfrun.engine.api import AgentContext, LiveResource, TurnContext, TurnResult
 from wfrun.registry import TypeSpec
 

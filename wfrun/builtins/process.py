@@ -12,9 +12,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from wfrun.builtins import probes, procs, sockets
+from wfrun.builtins import probes, sockets
 from wfrun.builtins.config import Argv, Config, ReadyProbe, Text
 from wfrun.builtins.errors import ProcessError
+from wfrun.engine import procs
 from wfrun.engine.api import ResourceContext
 from wfrun.engine.ports import AUTO, free_port
 from wfrun.registry import TypeSpec

@@ -11,8 +11,9 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from wfrun.builtins import capture, procs, sandbox
+from wfrun.builtins import capture, sandbox
 from wfrun.builtins.config import Argv, Config, Text
+from wfrun.engine import procs
 from wfrun.engine.api import AgentContext, TurnContext, TurnResult
 from wfrun.registry import TypeSpec
 

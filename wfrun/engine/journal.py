@@ -8,7 +8,7 @@ cleanup can tell a killed run from one still running, even after the pid was reu
 `cleanup_run` leaves a live run alone. For a dead one it hands each entry to its type's
 `cleanup`, newest first (signalling only processes that carry the run's mark: see
 `procs.only_run`), then stops any process still marked as started by the run
-(see `wfrun.builtins.procs`: turn commands, or a service killed before it was
+(see `wfrun.engine.procs`: turn commands, or a service killed before it was
 journaled), and marks the record.
 """
 
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wfrun.builtins import procs
+from wfrun.engine import procs
 from wfrun.engine.records import JOURNAL_FILE, RUN_FILE, now_iso, read_json, write_json
 from wfrun.registry import Registry, with_plugins
 

@@ -19,8 +19,8 @@ from types import FrameType
 from typing import Any, Self
 
 from wfrun import constants as C
-from wfrun.builtins import procs
 from wfrun.engine import events as ev
+from wfrun.engine import procs
 from wfrun.engine.journal import Journal
 from wfrun.engine.pool import ResourcePool
 from wfrun.engine.records import RecordSink, describe, new_run_dir, now_iso
