@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from wfrun.errors import Diagnostic, Position
 from wfrun.planner.model import Names
 from wfrun.spec.model import Workflow
 
@@ -209,7 +210,7 @@ def graph_relation(
     consuming = sorted({i for points in consumers.values() for i in points})
     bit = {p: 1 << k for k, p in enumerate(consuming)}
     ancestors: list[int] = []  # per point: consumer points strictly before it
-    for i, own in enumerate(needs):
+    for own in needs:
         mask = 0
         for need in own:
             j = at[need]
@@ -455,4 +456,26 @@ def queues_of(
                         contenders=tuple(r for r in li.members if r in may),
                     )
                 )
+    return found
+
+
+def diagnostics(capacity: Capacity, workflow: Workflow) -> list[Diagnostic]:
+    """Limits no plan keeps, at the positions of the resources involved (and unknown
+    limit keys of the file at their own): what `validate` reports."""
+    places = workflow.places
+    start = Position(str(workflow.file), 1, 1)
+    found: list[Diagnostic] = []
+    known = sorted(
+        {r.type for r in workflow.resources.values()}
+        | {r.pool for r in workflow.resources.values() if r.pool}
+    )
+    for key in capacity.unknown_limits:
+        if key in workflow.limits:
+            message = f"limit {key!r} names no resource type or pool of this workflow"
+            hint = f"known: {', '.join(known)}" if known else "declare resources first"
+            found.append(Diagnostic(places.get(f"limits.{key}", start), message, hint))
+    for problem in capacity.problems:
+        for r in problem.alive:
+            where = places.get(f"resources.{r}", start)
+            found.append(Diagnostic(where, problem.message, problem.hint))
     return found
