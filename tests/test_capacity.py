@@ -7,8 +7,23 @@ import json
 import sys
 from typing import Any
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
 from tests.engine.conftest import EngineProject, RunResult
-from tests.engine.conftest import engine_project as engine_project  # the fixture
+
+
+@pytest.fixture
+def engine_project(tmp_path: Path) -> Iterator[EngineProject]:
+    """tests/engine/conftest.py's `engine_project`, for a test outside that folder."""
+    project = EngineProject(tmp_path)
+    yield project
+    if project.proc is not None and project.proc.poll() is None:
+        project.proc.kill()
+        project.proc.communicate()
+
 
 SERVICE = "[{py}, -m, http.server, '${{resources.{name}.port}}', --bind, 127.0.0.1]"
 
