@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
-
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
