@@ -157,8 +157,8 @@ def _segments(
     first: dict[str, int] = {}
     last: dict[str, int] = {}
     for step in steps:
-        for r in step.start:
-            first[r] = step.index
+        for r in step.start:  # a split plan starts some again: the first start counts
+            first.setdefault(r, step.index)
         for r in step.stop:
             last[r] = step.index
     cuts: defaultdict[str, list[cap.Split]] = defaultdict(list)
