@@ -73,6 +73,10 @@ def test_four_branches_bound_four_and_limit_two_kept(engine_project: EngineProje
     free = engine_project.run("run", "flow.yaml", "-j", "4", timeout=120)
     assert free.code == 0, free
     assert 1 <= observed_peak(free.events) <= 4, free
+    shown = engine_project.run("show")  # observed peak per type beside the plan's bound
+    row = next(line for line in shown.out.splitlines() if line.strip("│ ").startswith("process"))
+    cells = [cell.strip() for cell in row.split("│")[2:4]]
+    assert cells == [str(observed_peak(free.events)), "4"], shown.out
     limited = engine_project.run("run", "flow.yaml", "-j", "4", "--limit", "process=2", timeout=120)
     assert limited.code == 0, limited
     assert observed_peak(limited.events) == 2, limited

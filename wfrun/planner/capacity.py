@@ -122,6 +122,16 @@ class Capacity:
     queues: tuple[Queue, ...]  # graph with limits: phases that may wait for capacity
     problems: tuple[Problem, ...]  # limits no plan keeps: `validate` reports them
     unknown_limits: Names  # limit keys naming no resource type or pool in the file
+    before: Mapping[str, list[str]]  # graph: per resource, those it ends before
+
+    def bound_of(self, members: Sequence[str], live: Sequence[set[str]]) -> int:
+        """The most of `members` any run has alive at once: graph, the width of the
+        order restricted to them; sequential, the most alive at one point (`live`)."""
+        if self.windows:
+            keep = set(members)
+            before = {a: [b for b in bs if b in keep] for a, bs in self.before.items()}
+            return len(width([m for m in members if m in self.windows], before))
+        return max((len(alive.intersection(members)) for alive in live), default=0)
 
     def as_dict(self, order: Names) -> dict[str, object]:
         return {

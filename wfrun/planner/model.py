@@ -101,6 +101,25 @@ class Plan:
                 found[r].append(step.index)
         return {r: tuple(points) for r, points in found.items()}
 
+    def live_sets(self) -> list[set[str]]:
+        """The resources alive at each point, from the steps' start, pause and stop."""
+        live: set[str] = set()
+        out: list[set[str]] = []
+        for step in self.steps:
+            live.update(step.start)
+            out.append(set(live))
+            live.difference_update(step.pause)
+            live.difference_update(step.stop)
+        return out
+
+    def bound_by_type(self) -> dict[str, int]:
+        """Per resource type, the most alive at once in any run (see `Capacity.bound_of`)."""
+        types: dict[str, list[str]] = {}
+        for life in self.resources.values():
+            types.setdefault(life.type, []).append(life.name)
+        live = [] if self.execution == "graph" else self.live_sets()
+        return {t: self.capacity.bound_of(names, live) for t, names in types.items()}
+
     def consumers(self, resource: str) -> Names:
         """Phases whose resource set holds `resource`, in order."""
         return self.names(self.uses.get(resource, ()))

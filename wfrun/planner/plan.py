@@ -96,6 +96,7 @@ def _capacity(
     queues: list[cap.Queue] = []
     safe: Names = ()
     windows: dict[str, cap.Window] = {}
+    before: dict[str, list[str]] = {}
     if workflow.execution == "graph":
         consumers: dict[str, list[int]] = {r: [] for r in acquired}
         for i, own in enumerate(holds):
@@ -125,6 +126,7 @@ def _capacity(
         queues=tuple(queues),
         problems=tuple(problems),
         unknown_limits=unknown,
+        before=before,
     )
 
 
