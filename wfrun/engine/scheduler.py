@@ -153,11 +153,11 @@ class Scheduler:
             else:
                 self._skip(run, reason)
         while self._slot_waiting() and len(started) < limit:
-            run = self._admissible()
-            if run is None:  # capacity (issue 15): wait for a running phase to finish
+            admitted = self._admissible()
+            if admitted is None:  # capacity (issue 15): wait for a running phase to finish
                 break
-            self._start(run)
-            started.append(run)
+            self._start(admitted)
+            started.append(admitted)
         return started
 
     def _admissible(self) -> PhaseRun | None:
