@@ -11,6 +11,7 @@ phase uses live at its point.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -238,3 +240,32 @@ def test_admission_refuses_the_start_that_would_deadlock() -> None:
     assert admission.can_admit("d")
     for seed in range(50):
         simulate(plan, random.Random(seed), 2, Admission(plan))
+
+
+@SETTINGS
+@given(workflows())
+def test_upper_bound_is_the_largest_antichain_brute_force(workflow: Workflow) -> None:
+    """Against an oracle: networkx reachability, every subset of resources tried."""
+    plan = plan_workflow(workflow)
+    dag = nx.DiGraph()
+    dag.add_nodes_from(plan.order)
+    dag.add_edges_from((n, s.phase) for s in plan.steps for n in s.needs)
+    below = {p: nx.descendants(dag, p) for p in plan.order}
+    users = {r: [s.phase for s in plan.steps if r in s.holds] for r in plan.resources}
+
+    def ends_before(a: str, b: str) -> bool:
+        return all(y in below[x] for x in users[a] for y in users[b])
+
+    names = list(plan.resources)
+    best = 0
+    for size in range(len(names), 0, -1):
+        if any(
+            not any(ends_before(a, b) for a in group for b in group if a != b)
+            for group in itertools.combinations(names, size)
+        ):
+            best = size
+            break
+    assert plan.capacity.upper_bound == best
+    group = plan.capacity.bound_set
+    assert len(group) == best
+    assert not any(ends_before(a, b) for a in group for b in group if a != b)

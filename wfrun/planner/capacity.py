@@ -271,8 +271,22 @@ def width(names: Sequence[str], before: Mapping[str, list[str]]) -> Names:
     if graph.number_of_edges() == 0:
         return tuple(names)
     matching = nx.bipartite.hopcroft_karp_matching(graph, top_nodes=left)
-    cover = nx.bipartite.to_vertex_cover(graph, matching, top_nodes=left)
-    return tuple(r for r in names if (0, r) not in cover and (1, r) not in cover)
+    # König in one pass (networkx's `to_vertex_cover` walks once per vertex: quadratic):
+    # Z = what alternating paths from unmatched left vertices reach; the cover is
+    # (left - Z) + (right & Z), so the antichain is left in Z whose right copy is not.
+    reached = {v for v in left if v not in matching}
+    stack = list(reached)
+    while stack:
+        v = stack.pop()
+        for w in graph[v]:  # left -> right by any edge not in the matching
+            if w in reached or matching.get(v) == w:
+                continue
+            reached.add(w)
+            back = matching.get(w)  # right -> left by its matching edge
+            if back is not None and back not in reached:
+                reached.add(back)
+                stack.append(back)
+    return tuple(r for r in names if (0, r) in reached and (1, r) not in reached)
 
 
 # -- limits: sequential splits ---------------------------------------------------------
