@@ -70,6 +70,12 @@ def test_four_branches_bound_four_and_limit_two_kept(engine_project: EngineProje
     plan = engine_project.run("plan", "flow.yaml", "--format", "json")
     assert plan.code == 0, plan
     assert json.loads(plan.out)["capacity"]["upper_bound"] == 4, plan
+    table = engine_project.run("plan", "flow.yaml")  # the chart by DAG level, the bound
+    assert "level 0: b1, b2, b3, b4" in table.out, table
+    assert "peak live: 4 (lower bound 1)" in table.out, table
+    flowchart = engine_project.run("plan", "flow.yaml", "--format", "mermaid").out
+    assert flowchart.startswith("flowchart TD\n") and "p_b1 --> p_end" in flowchart
+    assert "digraph" in engine_project.run("plan", "flow.yaml", "--format", "dot").out
     free = engine_project.run("run", "flow.yaml", "-j", "4", timeout=120)
     assert free.code == 0, free
     assert 1 <= observed_peak(free.events) <= 4, free

@@ -96,7 +96,8 @@ def _consumers(plan: Plan, life: Lifetime) -> str:
 
 def gantt_lines(plan: Plan, width: int, *, max_rows: int = 40) -> list[str]:
     """The chart as plain lines no wider than `width` (empty if there is nothing to draw)."""
-    if plan.execution == "graph":
+    levels = plan.capacity.levels
+    if plan.execution == "graph" and len(set(levels)) < len(levels):  # a chain draws as one
         return _level_lines(plan, width, max_rows)
     points = len(plan.order)
     rows = list(plan.resources.values())[:max_rows]
@@ -188,15 +189,16 @@ def _figures(plan: Plan) -> list[str]:
     share = f" ({plan.units_held / whole:.0%})" if whole else ""
     started = f"{len(plan.resources)} of {plan.declared} resources ever start"
     capacity = plan.capacity
-    if plan.execution == "graph":
-        alive = ", ".join(capacity.bound_set[: MAX_NAMES * 2])
-        peak = f"at most {capacity.upper_bound} live at once in any run ({alive})"
-    else:
-        peak = f"peak live: {plan.peak}"
     lines = [
-        f"{peak} (lower bound {plan.lower_bound}); {started}",
+        f"peak live: {capacity.upper_bound} (lower bound {plan.lower_bound}); {started}",
         f"resource x phase units held: {plan.units_held}{share} of {whole} if all lived all run",
     ]
+    if plan.execution == "graph" and capacity.upper_bound != plan.peak:
+        lines.insert(
+            1,
+            f"any run may have {_names(capacity.bound_set)} alive at once"
+            f" ({plan.peak} in the topological order above)",
+        )
     for li in capacity.limits:
         lines.append(f"limit {li.key}: {li.limit} ({li.source}; {_names(li.members)})")
     for split in capacity.splits:
