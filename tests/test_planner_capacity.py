@@ -247,7 +247,7 @@ def test_admission_refuses_the_start_that_would_deadlock() -> None:
 def test_upper_bound_is_the_largest_antichain_brute_force(workflow: Workflow) -> None:
     """Against an oracle: networkx reachability, every subset of resources tried."""
     plan = plan_workflow(workflow)
-    dag = nx.DiGraph()
+    dag: nx.DiGraph[str] = nx.DiGraph()
     dag.add_nodes_from(plan.order)
     dag.add_edges_from((n, s.phase) for s in plan.steps for n in s.needs)
     below = {p: nx.descendants(dag, p) for p in plan.order}
