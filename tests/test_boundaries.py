@@ -93,8 +93,9 @@ sys.argv = ["wfrun", *sys.argv[2:]]
 runpy.run_module("wfrun", run_name="__main__", alter_sys=True)
 """
 
-# The plugin API that built-in types import (their `with:` models and contexts): not the engine.
-PLUGIN_API = ("wfrun.engine", "wfrun.engine.api", "wfrun.engine.ports")
+# The plugin API that built-in types import (their `with:` models, contexts, process
+# helpers): not the engine.
+PLUGIN_API = ("wfrun.engine", "wfrun.engine.api", "wfrun.engine.ports", "wfrun.engine.procs")
 
 GRAPH_FLOW = """\
 version: 1

@@ -42,7 +42,7 @@ def _complete(words: str) -> list[str]:
 def test_completion_offers_commands_options_and_choices() -> None:
     assert _complete("wfrun va") == ["validate"]
     assert _complete("wfrun plan --fo") == ["--format"]
-    assert _complete("wfrun plan --format ") == ["table", "json", "mermaid"]
+    assert _complete("wfrun plan --format ") == ["table", "json", "mermaid", "mermaid-gantt", "dot"]
 
 
 def test_show_completion_prints_a_script_for_the_named_shell(

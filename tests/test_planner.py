@@ -183,6 +183,7 @@ def test_design_example_as_json() -> None:
         "start_order",
         "stop_order",
         "figures",
+        "capacity",  # added without changing the fields above: still format 1
     ]
 
 

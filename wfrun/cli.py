@@ -7,14 +7,18 @@ import json
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from wfrun import constants as C
-from wfrun.errors import UsageError
+from wfrun.errors import Diagnostic, SpecError, UsageError
 from wfrun.ui.exits import FAILED, INVALID, OK, ExitCode, exit_codes
 from wfrun.ui.terminal import Terminal
+
+if TYPE_CHECKING:
+    from wfrun.planner import Plan
+    from wfrun.spec.model import Workflow
 
 # Each command imports the rest where it starts: `validate` runs in every pre-commit
 # hook and CI job, and pays neither for the engine nor for the planner (nor `--help`
@@ -69,6 +73,44 @@ ParamsOption = Annotated[
 ]
 
 
+LimitOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--limit",
+        metavar="TYPE=N",
+        help="At most N resources of this type (or pool) alive at once; beats the file's.",
+    ),
+]
+
+
+def parse_limits(values: list[str] | None) -> dict[str, int]:
+    """`--limit TYPE=N` pairs (N a whole number from 1)."""
+    limits: dict[str, int] = {}
+    for item in values or []:
+        name, _, value = item.partition("=")
+        if not name.strip() or not value.strip().isdigit() or int(value) < 1:
+            message = f"--limit expects TYPE=N with N >= 1, got {item!r}"
+            raise UsageError(message, hint="e.g. --limit container=2")
+        limits[name.strip()] = int(value)
+    return limits
+
+
+def planned(workflow: Workflow, limits: dict[str, int]) -> Plan:
+    """The plan with the limits; limits it cannot keep are positioned errors (exit 2)."""
+    from wfrun.planner import plan_workflow  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.planner.capacity import diagnostics  # noqa: PLC0415 - lazy: see the imports
+
+    result = plan_workflow(workflow, limits)
+    unknown = [k for k in result.capacity.unknown_limits if k not in workflow.limits]
+    if unknown:
+        message = f"--limit {unknown[0]}: no resource of this workflow has that type or pool"
+        raise UsageError(message, hint="use a resource type (e.g. process) or a pool: name")
+    found = diagnostics(result.capacity, workflow)
+    if found:
+        raise SpecError(found)
+    return result
+
+
 WorkflowFile = Annotated[Path, typer.Argument(help="The workflow file.", show_default=False)]
 
 
@@ -120,6 +162,7 @@ def validate(
         DiagnosticFormat,
         typer.Option("--format", "-f", help="text for people, json for tools, github for CI."),
     ] = DiagnosticFormat.text,
+    limit: LimitOption = None,
 ) -> int:
     """Check workflow files: report every problem as file:line:col, exit 2 if any."""
     from wfrun.registry import default_registry  # noqa: PLC0415 - lazy: see the imports
@@ -127,12 +170,18 @@ def validate(
     from wfrun.ui import diagnostics as diagnostics_view  # noqa: PLC0415 - lazy: see the imports
 
     overrides = parse_params(params)
+    limits = parse_limits(limit)
     registry = default_registry()
-    found = [
-        d
-        for f in files
-        for d in inspect_workflow(f, params=overrides, registry=registry).diagnostics
-    ]
+    found: list[Diagnostic] = []
+    for f in files:
+        inspection = inspect_workflow(f, params=overrides, registry=registry)
+        found += inspection.diagnostics
+        workflow = inspection.workflow
+        if workflow is not None and (limits or workflow.limits):  # limits no plan keeps
+            from wfrun.planner import plan_workflow  # noqa: PLC0415 - only with limits
+            from wfrun.planner.capacity import diagnostics  # noqa: PLC0415 - only with limits
+
+            found += diagnostics(plan_workflow(workflow, limits).capacity, workflow)
     terminal.write(diagnostics_view.render(found, len(files), output_format.value))
     return INVALID if any(d.severity == "error" for d in found) else OK
 
@@ -177,6 +226,8 @@ class PlanFormat(StrEnum):
     table = "table"
     json = "json"
     mermaid = "mermaid"
+    mermaid_gantt = "mermaid-gantt"
+    dot = "dot"
 
 
 @app.command()
@@ -187,21 +238,30 @@ def plan(
     params: ParamsOption = None,
     output_format: Annotated[
         PlanFormat,
-        typer.Option("--format", "-f", help="table + Gantt chart, json for tools, or mermaid."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="table + Gantt chart, json for tools, mermaid (the DAG), mermaid-gantt, dot.",
+        ),
     ] = PlanFormat.table,
+    limit: LimitOption = None,
 ) -> int:
     """Show when each resource starts and stops, without running anything."""
-    from wfrun.planner import plan_workflow  # noqa: PLC0415 - lazy: see the imports
     from wfrun.spec import load_workflow  # noqa: PLC0415 - lazy: see the imports
     from wfrun.ui import plan_view  # noqa: PLC0415 - lazy: see the imports
 
-    planned = plan_workflow(load_workflow(file, params=parse_params(params)))
+    workflow = load_workflow(file, params=parse_params(params))
+    shown = planned(workflow, parse_limits(limit))
     if output_format is PlanFormat.json:
-        terminal.write(json.dumps(planned.as_dict(), indent=2) + "\n")
+        terminal.write(json.dumps(shown.as_dict(), indent=2) + "\n")
     elif output_format is PlanFormat.mermaid:
-        terminal.write(plan_view.plan_mermaid(planned))
+        terminal.write(plan_view.plan_flowchart(shown))
+    elif output_format is PlanFormat.mermaid_gantt:
+        terminal.write(plan_view.plan_mermaid(shown))
+    elif output_format is PlanFormat.dot:
+        terminal.write(plan_view.plan_dot(shown))
     else:
-        plan_view.render_plan(planned, terminal.out)
+        plan_view.render_plan(shown, terminal.out)
     return OK
 
 
@@ -226,16 +286,16 @@ def run(
         bool, typer.Option("--dry-run", help="Print the plan; run nothing.")
     ] = False,
     runs_dir: RunsDirOption = Path(C.RUNS_DIR),
+    limit: LimitOption = None,
 ) -> int:
     """Run a workflow with live progress; the record goes to .wfrun/runs/<id>/."""
     from wfrun.engine.runner import run_workflow  # noqa: PLC0415 - lazy: see the imports
-    from wfrun.planner import plan_workflow  # noqa: PLC0415 - lazy: see the imports
     from wfrun.spec import load_workflow  # noqa: PLC0415 - lazy: see the imports
     from wfrun.ui import plan_view  # noqa: PLC0415 - lazy: see the imports
     from wfrun.ui.progress import progress_sinks  # noqa: PLC0415 - lazy: see the imports
 
     workflow = load_workflow(file, params=parse_params(params))
-    plan = plan_workflow(workflow)
+    plan = planned(workflow, parse_limits(limit))
     if dry_run:
         plan_view.render_plan(plan, terminal.out)
         return OK

@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from wfrun.engine import events as ev
+from wfrun.engine.capacity import Admission
 from wfrun.engine.turns import PhaseRun, TurnRunner, elapsed
 from wfrun.planner import Ledger, Plan
 from wfrun.spec import expr
@@ -109,6 +110,10 @@ class Scheduler:
         self._stopping = False  # interrupted: record what finishes, start nothing
         self._spawn_ids = itertools.count(1)
         self.pool.on_failure = self._resource_failed
+        # capacity (issue 15): graph runs with limits admit phases via a banker's check;
+        # sequential plans that split lifetimes stop resources after these phases
+        self.admission = None if self.sequential or not plan.capacity.limits else Admission(plan)
+        self._pauses = {step.phase: step.pause for step in plan.steps if step.pause}
         self._build_runs()
 
     def _build_runs(self) -> None:
@@ -186,7 +191,20 @@ class Scheduler:
             else:
                 self._skip(run, reason)
         while self.runnable and len(self.running) < self.max_parallel:
-            self._start(self.runnable.popleft())
+            admitted = self._admissible()
+            if admitted is None:  # capacity (issue 15): wait for a running phase to finish
+                break
+            self._start(admitted)
+
+    def _admissible(self) -> PhaseRun | None:
+        """The first runnable phase the limits admit (capacity, issue 15)."""
+        if self.admission is None:
+            return self.runnable.popleft()
+        for run in self.runnable:
+            if self.admission.can_admit(run.name):
+                self.runnable.remove(run)
+                return run
+        return None
 
     def _next_timeout(self) -> float:
         deadlines = [r.deadline for r in self.running.values() if r.deadline is not None]
@@ -254,6 +272,8 @@ class Scheduler:
         if run.spec.timeout is not None:
             run.deadline = run.started + run.spec.timeout
         self.running[run.name] = run
+        if self.admission is not None:  # capacity (issue 15)
+            self.admission.admitted(run.name)
         self.emit(
             ev.PhaseStarted,
             phase=run.name,
@@ -288,6 +308,7 @@ class Scheduler:
         self._finished(run)
         spawned = self._spawn(run)
         self.pool.release(self.ledger.finished(run.name).resources)
+        self._capacity_done(run)
         self._resolve_dependents(run)
         if self.sequential:
             self.sequence.extendleft(reversed(spawned))
@@ -311,6 +332,8 @@ class Scheduler:
                 template=request.template,
             )
             self.runs[name] = child
+            if self.admission is not None:  # capacity (issue 15)
+                self.admission.spawned(name, request.template)
             self.emit(
                 ev.PhaseSpawned,
                 phase=name,
@@ -328,12 +351,21 @@ class Scheduler:
             run.reason, run.started, self.failed_any = reason, time.monotonic(), True
             self._finished(run)
             self.pool.release(self.ledger.finished(run.name).resources)
+            self._capacity_done(run)
             self._resolve_dependents(run)
             return
         run.status, run.reason = PhaseStatus.SKIPPED, reason
         self.emit(ev.PhaseSkipped, phase=run.name, reason=reason)
         self.pool.release(self.ledger.skipped(run.name).resources)
+        self._capacity_done(run)
         self._resolve_dependents(run)
+
+    def _capacity_done(self, run: PhaseRun) -> None:
+        """Capacity (issue 15): stop what a split plan pauses after `run`, and tell the
+        admission its resources may stop counting."""
+        self.pool.release(self._pauses.get(run.name, ()))
+        if self.admission is not None:
+            self.admission.done(run.name)
 
     def _resolve_dependents(self, run: PhaseRun) -> None:
         for name in run.dependents:

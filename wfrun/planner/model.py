@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wfrun.spec.model import Execution
+
+if TYPE_CHECKING:
+    from wfrun.planner.capacity import Capacity
 
 PLAN_FORMAT = 1  # bump when `Plan.as_dict` changes incompatibly
 Names = tuple[str, ...]  # resource or phase names
@@ -28,6 +31,7 @@ class Step:
     live: int  # resources live during this point
     direct: Names  # what the ledger counts for it: what it names itself, plus `holds`
     # beyond `resources` (what needs it is counted through the live resources that need it)
+    pause: Names = ()  # sequential, to keep `limits:`: stop just after it, started again later
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -81,6 +85,7 @@ class Plan:
     lower_bound: int  # largest single resource set: no plan can do better
     units_held: int  # sum of spans: resource x phase units held
     units_whole_run: int  # declared x phases: holding everything for the whole run
+    capacity: Capacity  # the bound on resources alive at once; limits and how they are kept
 
     @cached_property
     def resource_sets(self) -> tuple[Names, ...]:
@@ -95,6 +100,25 @@ class Plan:
             for r in step.resources:
                 found[r].append(step.index)
         return {r: tuple(points) for r, points in found.items()}
+
+    def live_sets(self) -> list[set[str]]:
+        """The resources alive at each point, from the steps' start, pause and stop."""
+        live: set[str] = set()
+        out: list[set[str]] = []
+        for step in self.steps:
+            live.update(step.start)
+            out.append(set(live))
+            live.difference_update(step.pause)
+            live.difference_update(step.stop)
+        return out
+
+    def bound_by_type(self) -> dict[str, int]:
+        """Per resource type, the most alive at once in any run (see `Capacity.bound_of`)."""
+        types: dict[str, list[str]] = {}
+        for life in self.resources.values():
+            types.setdefault(life.type, []).append(life.name)
+        live = [] if self.execution == "graph" else self.live_sets()
+        return {t: self.capacity.bound_of(names, live) for t, names in types.items()}
 
     def consumers(self, resource: str) -> Names:
         """Phases whose resource set holds `resource`, in order."""
@@ -162,4 +186,21 @@ class Plan:
                 "units_held": self.units_held,
                 "units_whole_run": self.units_whole_run,
             },
+            "capacity": {  # added in format 1: no field above changed
+                **self.capacity.as_dict(self.order),
+                "levels": list(self.capacity.levels),
+                "pauses": {s.phase: list(s.pause) for s in self.steps if s.pause},
+                "windows": {r: self._window(r) for r in self.resources},
+            },
         }
+
+    def _window(self, resource: str) -> dict[str, Any]:
+        """A resource's window as phases: first and last consumers (graph: in DAG terms)."""
+        window = self.capacity.windows.get(resource)
+        if window is not None:
+            first, last, open_end = window.first, window.last, window.open_end
+        else:
+            life = self.resources[resource]
+            first, last = (self.order[life.acquire],), (self.order[life.release],)
+            open_end = False
+        return {"first": list(first), "last": list(last), "open_end": open_end}

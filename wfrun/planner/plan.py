@@ -24,15 +24,19 @@ spawned are done.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
+from wfrun.planner import capacity as cap
 from wfrun.planner.model import Lifetime, Names, Plan, Step, TemplatePlan
 from wfrun.planner.sets import ResourceIndex, phase_points
 from wfrun.spec.model import Phase, Workflow
 
 
-def plan_workflow(workflow: Workflow) -> Plan:
-    """Plan `workflow`: O(P log P + sum of resource-set sizes), no I/O, deterministic.
+def plan_workflow(workflow: Workflow, limits: Mapping[str, int] | None = None) -> Plan:
+    """Plan `workflow`: O(P log P + sum of resource-set sizes), no I/O, deterministic;
+    graph runs add the bound (see `planner.capacity`). `limits` (type or pool -> most
+    alive at once) add to, and override, the file's `limits:`.
 
     The loader guarantees every name resolves and no `needs` cycle exists.
     """
@@ -52,6 +56,7 @@ def plan_workflow(workflow: Workflow) -> Plan:
     acquired = tuple(r for r in index.start if r in first)
     stop_order = acquired[::-1]
     steps = _steps(index, order, needs, named, closed, spawning, acquired, first, last)
+    steps, capacity = _capacity(workflow, index, order, needs, steps, acquired, spawning, limits)
     return Plan(
         workflow=workflow.name,
         execution=workflow.execution,
@@ -67,9 +72,147 @@ def plan_workflow(workflow: Workflow) -> Plan:
         declared=len(index.rank),
         peak=max((step.live for step in steps), default=0),
         lower_bound=max(map(len, closed), default=0),
-        units_held=sum(last[r] - first[r] + 1 for r in acquired),
+        units_held=sum(step.live for step in steps),
         units_whole_run=len(index.rank) * points,
+        capacity=capacity,
     )
+
+
+def _capacity(
+    workflow: Workflow,
+    index: ResourceIndex,
+    order: Names,
+    needs: tuple[Names, ...],
+    steps: tuple[Step, ...],
+    acquired: Names,
+    spawning: _Spawning,
+    extra: Mapping[str, int] | None,
+) -> tuple[tuple[Step, ...], cap.Capacity]:
+    """The bound, the limits and what keeping them takes (see `planner.capacity`)."""
+    holds = [step.holds for step in steps]
+    limits, unknown = cap.limits_of(workflow, acquired, extra)
+    splits: list[cap.Split] = []
+    problems: list[cap.Problem] = []
+    queues: list[cap.Queue] = []
+    safe: Names = ()
+    windows: dict[str, cap.Window] = {}
+    before: dict[str, list[str]] = {}
+    if workflow.execution == "graph":
+        consumers: dict[str, list[int]] = {r: [] for r in acquired}
+        for i, own in enumerate(holds):
+            for r in own:
+                consumers[r].append(i)
+        windows, before, levels = cap.graph_relation(order, needs, consumers, set(spawning.uses))
+        bound = cap.width(acquired, before)
+        if limits:
+            safe, problems = _safe_order(order, needs, holds, limits)
+            queues = cap.queues_of(order, holds, limits, before)
+    else:
+        levels = tuple(range(len(order)))
+        if limits:
+            splits, problems = cap.split_for_limits(order, holds, limits, workflow, index.rank)
+        if splits:
+            steps = _split_steps(steps, splits, acquired, index.rank)
+        peak = max(steps, key=lambda s: s.live, default=None)
+        bound = _live_at(steps, peak.index, acquired, splits) if peak else ()
+    return steps, cap.Capacity(
+        levels=levels,
+        windows=windows,
+        upper_bound=len(bound),
+        bound_set=bound,
+        limits=limits,
+        splits=tuple(splits),
+        safe_order=safe,
+        queues=tuple(queues),
+        problems=tuple(problems),
+        unknown_limits=unknown,
+        before=before,
+    )
+
+
+def _safe_order(
+    order: Names, needs: tuple[Names, ...], holds: list[Names], limits: tuple[cap.Limit, ...]
+) -> tuple[Names, list[cap.Problem]]:
+    """An order that keeps the limits one phase at a time: the stable one, or greedy."""
+    for points in (range(len(order)), cap.greedy_order(needs, order, holds)):
+        over = cap.over_limits(points, holds, limits)
+        if not over:
+            return tuple(order[i] for i in points), []
+    problems = [
+        cap.Problem(
+            point=i,
+            phase=order[i],
+            key=li.key,
+            limit=li.limit,
+            alive=tuple(alive),
+            needed=tuple(r for r in holds[i] if r in li.members),
+        )
+        for i, li, alive in over
+    ]
+    return (), problems
+
+
+def _segments(
+    steps: tuple[Step, ...], acquired: Names, splits: list[cap.Split]
+) -> dict[str, list[tuple[int, int]]]:
+    """Per resource, the point ranges it is alive for once split."""
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    for step in steps:
+        for r in step.start:  # a split plan starts some again: the first start counts
+            first.setdefault(r, step.index)
+        for r in step.stop:
+            last[r] = step.index
+    cuts: defaultdict[str, list[cap.Split]] = defaultdict(list)
+    for s in splits:
+        cuts[s.resource].append(s)
+    segments: dict[str, list[tuple[int, int]]] = {}
+    for r in acquired:
+        begin = first[r]
+        found: list[tuple[int, int]] = []
+        for s in sorted(cuts.get(r, ()), key=lambda s: s.stop_after):
+            found.append((begin, s.stop_after))
+            begin = s.start_before
+        found.append((begin, last[r]))
+        segments[r] = found
+    return segments
+
+
+def _split_steps(
+    steps: tuple[Step, ...],
+    splits: list[cap.Split],
+    acquired: Names,
+    rank: Mapping[str, int],
+) -> tuple[Step, ...]:
+    """Steps with the splits: `pause` stops after a point, `start` includes restarts."""
+    segments = _segments(steps, acquired, splits)
+    starts: defaultdict[int, list[str]] = defaultdict(list)
+    pauses: defaultdict[int, list[str]] = defaultdict(list)
+    live = [0] * len(steps)
+    for r in acquired:
+        for k, (a, b) in enumerate(segments[r]):
+            starts[a].append(r)
+            if k < len(segments[r]) - 1:
+                pauses[b].append(r)
+            for i in range(a, b + 1):
+                live[i] += 1
+    return tuple(
+        replace(
+            step,
+            start=tuple(sorted(starts.get(step.index, ()), key=rank.__getitem__)),
+            pause=tuple(sorted(pauses.get(step.index, ()), key=rank.__getitem__, reverse=True)),
+            live=live[step.index],
+        )
+        for step in steps
+    )
+
+
+def _live_at(
+    steps: tuple[Step, ...], point: int, acquired: Names, splits: list[cap.Split]
+) -> Names:
+    """The resources alive at `point` (sequential)."""
+    segments = _segments(steps, acquired, splits)
+    return tuple(r for r in acquired if any(a <= point <= b for a, b in segments[r]))
 
 
 def _first_last(sets: list[Names]) -> tuple[dict[str, int], dict[str, int]]:

@@ -33,6 +33,14 @@ class ResourceDoc(_Strict):
     needs: Names = Field(
         default_factory=list, description="resources that must start before this one"
     )
+    pool: Name | None = Field(
+        None, description="a named pool whose `limits:` entry it counts against (beside its type)"
+    )
+    restart: Literal["never", "allowed"] = Field(
+        "never",
+        description="allowed: a sequential plan may stop it between uses and start it again"
+        " to keep `limits:`",
+    )
 
 
 class AgentDoc(_Strict):
@@ -98,6 +106,10 @@ class WorkflowDoc(_Strict):
     )
     phases: dict[Name, PhaseDoc] = Field(min_length=1)
     templates: dict[Name, TemplateDoc] = Field(default_factory=dict)
+    limits: dict[Name, Annotated[int, Field(ge=1)]] = Field(
+        default_factory=dict,
+        description="most resources of a type (or a named pool) alive at once, e.g. {container: 2}",
+    )
     plugins: list[Annotated[str, StringConstraints(pattern=MODULE_PATTERN)]] = Field(
         default_factory=list,
         description="Python modules (beside the workflow, or installed) that register types",

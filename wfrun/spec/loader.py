@@ -423,7 +423,14 @@ def _build(doc: WorkflowDoc, source: Source, base_dir: Path) -> Workflow:
         description=doc.description,
         params=doc.params,
         resources={
-            name: Resource(name=name, type=r.type, config=r.with_, needs=tuple(r.needs))
+            name: Resource(
+                name=name,
+                type=r.type,
+                config=r.with_,
+                needs=tuple(r.needs),
+                pool=r.pool,
+                restart=r.restart == "allowed",
+            )
             for name, r in doc.resources.items()
         },
         agents={
@@ -441,6 +448,11 @@ def _build(doc: WorkflowDoc, source: Source, base_dir: Path) -> Workflow:
         templates={name: _phase(name, t) for name, t in doc.templates.items()},
         plugins=tuple(doc.plugins),
         secrets=tuple(dict.fromkeys(doc.secrets)),
+        limits=dict(doc.limits),
+        places={  # capacity problems are found by the planner, reported at these
+            **{f"resources.{n}": source.at(("resources", n), key=True) for n in doc.resources},
+            **{f"limits.{k}": source.at(("limits", k), key=True) for k in doc.limits},
+        },
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from wfrun.errors import Position
 from wfrun.spec.expr import Node
 
 Execution = Literal["sequential", "graph"]
@@ -25,6 +26,8 @@ class Resource:
     type: str
     config: Mapping[str, Any] = field(default_factory=dict)
     needs: tuple[str, ...] = ()
+    pool: str | None = None  # counts against `limits:` of this pool, beside its type
+    restart: bool = False  # `restart: allowed`: a sequential plan may split its lifetime
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,6 +74,9 @@ class Workflow:
     templates: Mapping[str, Phase] = field(default_factory=dict)
     plugins: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()  # environment variable names, never their values
+    limits: Mapping[str, int] = field(default_factory=dict)  # type or pool -> most alive at once
+    # where capacity problems are reported: "resources.NAME" and "limits.KEY" -> position
+    places: Mapping[str, Position] = field(default_factory=dict)
 
     @property
     def base_dir(self) -> Path:

@@ -96,6 +96,9 @@ def _consumers(plan: Plan, life: Lifetime) -> str:
 
 def gantt_lines(plan: Plan, width: int, *, max_rows: int = 40) -> list[str]:
     """The chart as plain lines no wider than `width` (empty if there is nothing to draw)."""
+    levels = plan.capacity.levels
+    if plan.execution == "graph" and len(set(levels)) < len(levels):  # a chain draws as one
+        return _level_lines(plan, width, max_rows)
     points = len(plan.order)
     rows = list(plan.resources.values())[:max_rows]
     if not points or not rows:
@@ -147,14 +150,68 @@ def _bar(plan: Plan, life: Lifetime, per: int, columns: int) -> list[str]:
     return bar
 
 
+def _level_lines(plan: Plan, width: int, max_rows: int) -> list[str]:
+    """Graph runs: one column per DAG level (phases that may run together share one), a
+    resource held over its window's levels: what a run can do, not one order of it."""
+    levels = plan.capacity.levels
+    depth = max(levels, default=-1) + 1
+    rows = list(plan.resources.values())[:max_rows]
+    if not depth or not rows:
+        return []
+    label = min(MAX_LABEL, max(5, *(len(life.name) for life in rows)))
+    room = max(1, width - label - 3)
+    per = -(-depth // room)
+    columns = -(-depth // per)
+    cell = max(1, min(MAX_CELL, room // columns)) if per == 1 else 1
+    lines = [f"{'level':<{label}} | {''.join(f'{c * per:<{cell}}' for c in range(columns))}"]
+    at = {name: levels[i] for i, name in enumerate(plan.order)}
+    for life in rows:
+        bar = [IDLE] * columns
+        window = plan.capacity.windows[life.name]
+        for column in range(window.levels[0] // per, window.levels[1] // per + 1):
+            bar[column] = HELD
+        for phase in plan.consumers(life.name):
+            bar[at[phase] // per] = USED
+        lines.append(f"{_clip(life.name, label):<{label}} | {''.join(c * cell for c in bar)}")
+    lines.append(_clip(LEGEND, width))
+    for level in range(min(depth, 8)):
+        names = [name for name in plan.order if at[name] == level]
+        lines.append(_clip(f"level {level}: {', '.join(names)}", width))
+    if depth > 8:
+        lines.append(f"... {depth - 8} more levels")
+    if len(plan.resources) > len(rows):
+        lines.append(f"{len(plan.resources) - len(rows)} more resources not shown")
+    return lines
+
+
 def _figures(plan: Plan) -> list[str]:
     whole = plan.units_whole_run
     share = f" ({plan.units_held / whole:.0%})" if whole else ""
     started = f"{len(plan.resources)} of {plan.declared} resources ever start"
-    return [
-        f"peak live: {plan.peak} (lower bound {plan.lower_bound}); {started}",
+    capacity = plan.capacity
+    lines = [
+        f"peak live: {capacity.upper_bound} (lower bound {plan.lower_bound}); {started}",
         f"resource x phase units held: {plan.units_held}{share} of {whole} if all lived all run",
     ]
+    if plan.execution == "graph" and capacity.upper_bound != plan.peak:
+        lines.insert(
+            1,
+            f"any run may have {_names(capacity.bound_set)} alive at once"
+            f" ({plan.peak} in the topological order above)",
+        )
+    for li in capacity.limits:
+        lines.append(f"limit {li.key}: {li.limit} ({li.source}; {_names(li.members)})")
+    for split in capacity.splits:
+        lines.append(
+            f"split {split.resource}: stopped after {plan.order[split.stop_after]},"
+            f" started again before {plan.order[split.start_before]}"
+        )
+    for queue in capacity.queues:
+        lines.append(
+            f"{queue.phase} may queue for capacity ({queue.key}: {queue.limit};"
+            f" {_names(queue.contenders)} may be alive)"
+        )
+    return lines
 
 
 _UNSAFE = re.compile(r"[:;#\n]")
@@ -180,4 +237,44 @@ def plan_mermaid(plan: Plan) -> str:
             f"    {_UNSAFE.sub('_', life.name)} : {life.acquire}, {life.release + 1}"
             for life in plan.resources.values()
         ]
+    return "\n".join(lines) + "\n"
+
+
+def _id(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", name)
+
+
+def plan_flowchart(plan: Plan) -> str:
+    """A mermaid flowchart of the DAG (sequential: the chain), each phase with its
+    resources; a dashed edge from a resource to its first consumers."""
+    lines = ["flowchart TD"]
+    for step in plan.steps:
+        used = f"<br/>{', '.join(step.resources)}" if step.resources else ""
+        lines.append(f'    p_{_id(step.phase)}["{_UNSAFE.sub("_", step.phase)}{used}"]')
+    for i, step in enumerate(plan.steps):
+        before = step.needs if plan.execution == "graph" else plan.order[i - 1 : i]
+        lines += [f"    p_{_id(n)} --> p_{_id(step.phase)}" for n in before]
+    for name, life in plan.resources.items():
+        lines.append(f'    r_{_id(name)}(["{_UNSAFE.sub("_", name)}: {life.type}"])')
+        window = plan.capacity.windows.get(name)
+        first = window.first if window else (plan.order[life.acquire],)
+        lines += [f"    r_{_id(name)} -.-> p_{_id(p)}" for p in first]
+    return "\n".join(lines) + "\n"
+
+
+def plan_dot(plan: Plan) -> str:
+    """Graphviz: phases as boxes with their needs, resources as ellipses to first users."""
+    lines = [f'digraph "{_id(plan.workflow)}" {{', "  rankdir=TB;"]
+    for step in plan.steps:
+        label = "\\n".join((step.phase, *step.resources))
+        lines.append(f'  "p:{step.phase}" [shape=box, label="{label}"];')
+    for i, step in enumerate(plan.steps):
+        before = step.needs if plan.execution == "graph" else plan.order[i - 1 : i]
+        lines += [f'  "p:{n}" -> "p:{step.phase}";' for n in before]
+    for name, life in plan.resources.items():
+        lines.append(f'  "r:{name}" [shape=ellipse, label="{name}\\n{life.type}"];')
+        window = plan.capacity.windows.get(name)
+        first = window.first if window else (plan.order[life.acquire],)
+        lines += [f'  "r:{name}" -> "p:{p}" [style=dashed];' for p in first]
+    lines.append("}")
     return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@ still shown), and what agents wrote in it is shown without control characters.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from rich.table import Table
 
 from wfrun.engine.history import list_runs, read_run
 from wfrun.engine.journal import CleanupResult
+from wfrun.engine.records import EVENTS_FILE
 from wfrun.ui.terminal import printable
 
 
@@ -73,6 +75,13 @@ def render_run(console: Console, run_dir: Path) -> bool:
             "; ".join(problems),
         )
     console.print(resources)
+    peaks = observed_peaks(run_dir, data)
+    if peaks:
+        bounds = _plan_bounds(data)
+        capacity = Table("type", "observed peak", "plan's bound", title="alive at once")
+        for kind, peak in peaks.items():
+            capacity.add_row(_text(kind), str(peak), str(bounds.get(kind, "?")))
+        console.print(capacity)
     for entry in _list(data.get("cleanup")):
         if isinstance(entry, dict):
             actions = "; ".join(map(_text, _list(entry.get("actions")))) or "nothing to do"
@@ -107,3 +116,40 @@ def _entries(value: Any) -> list[tuple[str, Mapping[str, Any]]]:
     if not isinstance(value, dict):
         return []
     return [(_text(k), v if isinstance(v, dict) else {}) for k, v in value.items()]
+
+
+def observed_peaks(run_dir: Path, data: dict[str, Any]) -> dict[str, int]:
+    """Per resource type, the most alive at once in the record's events (issue 15)."""
+    types = {name: str(r.get("type", "")) for name, r in _entries(data.get("resources"))}
+    alive: dict[str, int] = {}
+    peaks: dict[str, int] = {}
+    try:
+        lines = (run_dir / EVENTS_FILE).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a kill
+        kind = types.get(str(event.get("resource", "")), "")
+        if event.get("kind") == "resource_started":
+            alive[kind] = alive.get(kind, 0) + 1
+            peaks[kind] = max(peaks.get(kind, 0), alive[kind])
+        elif event.get("kind") == "resource_stopped" and kind in alive:
+            alive[kind] -= 1
+    return peaks
+
+
+def _plan_bounds(data: dict[str, Any]) -> dict[str, int]:
+    """The plan's bound per type, planned again from the recorded file ({} if it changed
+    or is gone: the table then shows '?'; limits given with --limit are not recorded)."""
+    from wfrun.planner import plan_workflow  # noqa: PLC0415 - only `show` plans again
+    from wfrun.spec import load_workflow  # noqa: PLC0415 - only `show` plans again
+
+    try:
+        params = {k: v if isinstance(v, str) else json.dumps(v) for k, v in data["params"].items()}
+        workflow = load_workflow(data["file"], params=params)
+        return plan_workflow(workflow).bound_by_type()
+    except Exception:  # noqa: BLE001 - a missing or edited file only loses a column
+        return {}
