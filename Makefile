@@ -14,12 +14,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## make .venv and install wfrun with its dev tools
 
-test: $(STAMP)  ## lint, then every test (a private Docker Engine runs for the container tests)
+test: $(STAMP)  ## lint, typecheck, then every test (a private Docker Engine runs for the container tests)
 	scripts/with-docker.sh $(MAKE) --no-print-directory checks
 
-checks: $(STAMP)  ## lint, then every test, with whatever engine DOCKER_HOST names
+checks: $(STAMP)  ## lint, typecheck, then every test, with whatever engine DOCKER_HOST names
 	$(VENV)/bin/ruff check wfrun tests benchmarks
 	$(VENV)/bin/ruff format --check wfrun tests benchmarks
+	$(VENV)/bin/mypy
 	$(PY) -m pytest
 
 slow: $(STAMP)  ## the slow fault seeds: the whole matrix in graph mode, more kill -9 seeds (CI runs them)

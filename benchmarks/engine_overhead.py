@@ -13,12 +13,14 @@ import argparse
 import io
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 
 from wfrun.builtins.config import Config
 from wfrun.engine.api import AgentContext, TurnContext, TurnResult
+from wfrun.engine.events import EventSink
 from wfrun.engine.runner import run_workflow
 from wfrun.planner import plan_workflow
 from wfrun.registry import TypeSpec, builtin_registry
@@ -67,11 +69,12 @@ def measure(phases: int, execution: str, progress: str) -> tuple[float, float]:
     stream = io.StringIO()
     console = Console(file=stream, force_terminal=True, width=100, color_system="standard")
     with tempfile.TemporaryDirectory() as runs:
-        sinks = {
+        makers: dict[str, Callable[[], list[EventSink]]] = {
             "off": list,
             "live": lambda: [LiveBoard(console)],
             "plain": lambda: [PlainLines(console)],
-        }[progress]()
+        }
+        sinks = makers[progress]()
         began, cpu_began = time.perf_counter(), time.process_time()
         summary = run_workflow(
             flow, plan=plan, registry=registry, runs_dir=Path(runs), max_parallel=4, sinks=sinks

@@ -58,8 +58,8 @@ def write_load_workflow(folder: Path, phases: int, resources: int, seed: int = 7
     rng = random.Random(seed)
     lines = ["version: 1", "name: load", "execution: graph", "resources:"]
     for r in range(resources):
-        needs = f", needs: [w{r - 1}]" if r % 5 else ""
-        lines.append(f"  w{r}: {{type: workspace{needs}}}")
+        need = f", needs: [w{r - 1}]" if r % 5 else ""
+        lines.append(f"  w{r}: {{type: workspace{need}}}")
     lines.append("agents:")
     for r in range(resources):
         lines.append(

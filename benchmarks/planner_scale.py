@@ -32,6 +32,7 @@ import gc
 import random
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from wfrun.planner import Ledger, Plan, ResourceIndex, plan_workflow
@@ -55,11 +56,11 @@ def make_workflow(phases: int, variant: str, seed: int = 1) -> Workflow:
     uses = _uses(rng, phases, names, single=variant == "single")
     listed = []
     for i, chosen in enumerate(uses):
-        needs = ()
+        after: tuple[str, ...] = ()
         if variant in ("graph", "shuffled") and i:
-            needs = tuple({f"p{rng.randrange(max(0, i - 50), i)}" for _ in range(2)})
+            after = tuple({f"p{rng.randrange(max(0, i - 50), i)}" for _ in range(2)})
         listed.append(
-            Phase(name=f"p{i}", agents=(f"a{i % AGENTS}",), resources=tuple(chosen), needs=needs)
+            Phase(name=f"p{i}", agents=(f"a{i % AGENTS}",), resources=tuple(chosen), needs=after)
         )
     if variant == "shuffled":
         rng.shuffle(listed)
@@ -194,19 +195,19 @@ def main(argv: list[str] | None = None) -> int:
             plan = plan_workflow(workflow)
             floor_s, plan_s, ledger_s = best_interleaved(
                 [
-                    lambda w=workflow: floor(w),
-                    lambda w=workflow: plan_workflow(w),
-                    lambda p=plan: run_ledger(p),
+                    partial(floor, workflow),
+                    partial(plan_workflow, workflow),
+                    partial(run_ledger, plan),
                 ],
                 args.repeats,
             )
-            views_s = best_fresh(lambda w=workflow: views(w), min(args.repeats, 3))
+            views_s = best_fresh(partial(views, workflow), min(args.repeats, 3))
             estimate = old_per_p2 * phases**2
             if estimate > args.budget:
                 old = f"~{estimate / phases * 1e6:.0f}*"
                 ratio = f"~{estimate / plan_s:.0f}*"
             else:
-                old_s = best_of(lambda w=workflow: old_approach(w), 1)
+                old_s = best_of(partial(old_approach, workflow), 1)
                 old_per_p2 = old_s / phases**2
                 old = f"{old_s / phases * 1e6:.1f}"
                 ratio = f"{old_s / plan_s:.1f}"

@@ -431,7 +431,7 @@ def oracle_set(workflow: Workflow, phase: Phase) -> set[str]:
 
 
 def oracle_order(names: Iterable[str], needs: Mapping[str, Iterable[str]]) -> list[str]:
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     declared = list(names)
     graph.add_nodes_from(declared)
     graph.add_edges_from((n, name) for name in declared for n in needs[name])
@@ -710,7 +710,7 @@ def draw_spawns(data: st.DataObject, run: Run, spawner: str) -> list[str]:
         return []
     declared = sorted(oracle_reach(run.workflow, run.kind[spawner].may_spawn))
     anything = sorted(run.workflow.templates)
-    pool = declared if declared and data.draw(st.integers(0, 4)) else anything
+    pool = declared if declared and data.draw(st.integers(0, 4)) > 0 else anything
     return data.draw(st.lists(st.sampled_from(pool), max_size=2))
 
 

@@ -32,7 +32,7 @@ def dags(draw: st.DrawFn) -> tuple[list[str], dict[str, tuple[str, ...]]]:
 
 
 def networkx_order(names: list[str], needs: dict[str, tuple[str, ...]]) -> list[str]:
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(names)
     graph.add_edges_from((need, name) for name in names for need in needs[name])
     return list(nx.lexicographical_topological_sort(graph, key=names.index))

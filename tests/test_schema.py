@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from textwrap import dedent
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -29,7 +29,7 @@ def schema() -> dict[str, Any]:
 
     result = CliRunner().invoke(app, ["schema"], catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout)
+    return cast(dict[str, Any], json.loads(result.stdout))
 
 
 @pytest.fixture(scope="module")

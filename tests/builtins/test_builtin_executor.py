@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from builtin_helpers import FakeAPI, completion, started, turn
+from pydantic import SecretStr
 
 from wfrun.builtins.errors import AgentSetupError
 from wfrun.builtins.executor import Executor, ExecutorConfig, extract_command
@@ -129,7 +130,7 @@ def test_against_an_openai_compatible_server(
     ]
     workspace = Workspace(WorkspaceConfig(), resource_ctx("ws"))
     model = Model(
-        ModelConfig(provider="openai", base_url=fake_api.url, model="m", api_key="k"),
+        ModelConfig(provider="openai", base_url=fake_api.url, model="m", api_key=SecretStr("k")),
         resource_ctx("llm"),
     )
     with started(workspace) as ws_attrs, started(model) as llm_attrs:

@@ -52,6 +52,7 @@ def test_a_forking_service_is_ready_and_leaves_nothing_behind(
     port = free_port()
     pid_file = flow_dir / "pids"
     noted: list[dict[str, object]] = []
+    process: Process
     process = make(
         resource_ctx("app", journal_changed=lambda: noted.append(dict(process.journal()))),
         command=[PY, "service.py", str(pid_file), port],

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 from builtin_helpers import turn, wait_dead, wait_for_file
@@ -28,7 +29,7 @@ FACTORIES = {spec.name: spec.factory for spec in TYPES}
 
 def act(ctx: AgentContext, kind: str = "shell", **config: object) -> TurnResult:
     agent = FACTORIES[kind](ShellConfig.model_validate(config), ctx)  # type: ignore[misc]
-    return agent.act(turn(ctx))
+    return cast(TurnResult, agent.act(turn(ctx)))
 
 
 def test_argv_runs_in_the_workflow_folder_with_the_turn_in_its_environment(

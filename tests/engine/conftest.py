@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -120,7 +120,7 @@ class EngineProject:
                     except json.JSONDecodeError:
                         continue  # a line being written
                     if event["kind"] == kind and all(event.get(k) == v for k, v in match.items()):
-                        return event
+                        return cast(dict[str, Any], event)
             if self.proc is not None and self.proc.poll() is not None:
                 out, err = self.proc.communicate()
                 pytest.fail(f"wfrun exited {self.proc.returncode} first:\n{out}\n{err}")

@@ -185,6 +185,7 @@ class Faulty:
 
     def start(self) -> Mapping[str, Any]:
         spec = _spec("resource", self.config.inner)
+        assert spec.factory is not None
         self.inner = spec.factory(spec.config.model_validate(self.config.settings), self.ctx)
         attributes = dict(self.inner.start())
         self.ctx.journal_changed()
@@ -231,6 +232,7 @@ class FaultyAgent:
     def __init__(self, config: FaultyAgentConfig, ctx: AgentContext) -> None:
         spec = _spec("agent", config.inner)
         self.config = config
+        assert spec.factory is not None
         self.inner: Agent = spec.factory(spec.config.model_validate(config.settings), ctx)
 
     def act(self, ctx: TurnContext) -> TurnResult:

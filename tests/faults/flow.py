@@ -31,7 +31,7 @@ SERVICE = textwrap.dedent(
     time.sleep(300)
     """
 )
-HANG = {  # how each agent type takes a turn that never ends by itself
+HANG: dict[str, dict[str, Any]] = {  # how each agent type takes a turn that never ends by itself
     "act": {"seconds": 120},
     "shell": {"run": "sleep 120 & sleep 120; wait", "shell": True},
 }

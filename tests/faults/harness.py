@@ -232,14 +232,14 @@ def check_record(
 
 def _in_order(name: str, kinds: list[str], result: RunResult) -> None:
     """starting -> (started -> stopping -> stopped | failed), over and over."""
-    expect = {
+    expect: dict[str, set[str | None]] = {
         "resource_starting": {None, "resource_stopped", "resource_failed"},
         "resource_started": {"resource_starting"},
         "resource_failed": {"resource_starting"},
         "resource_stopping": {"resource_started"},
         "resource_stopped": {"resource_stopping"},
     }
-    before = None
+    before: str | None = None
     for kind in kinds:
         assert before in expect[kind], (name, kinds, result)
         before = kind

@@ -145,7 +145,7 @@ class Background:
         return self._futures[name]
 
     def get(self, job: Callable[[K, Path, Mapping[str, str]], T], key: K) -> T:
-        return self.submit(job, key).result(timeout=SLOW + 60)  # type: ignore[no-any-return]
+        return self.submit(job, key).result(timeout=SLOW + 60)
 
     def close(self) -> None:
         for future in self._futures.values():

@@ -157,7 +157,7 @@ def _turn_raised(flow: Flow, case: Case, outcome: Outcome) -> None:
     reason = outcome.result.record["phases"][turn.phase]["reason"]
     assert reason == (
         f"agent {turn.agent!r} raised RuntimeError: turn {turn.iteration} blew up (traceback: "
-        f"{outcome.result.run_dir.resolve()}/logs/{turn.phase}.{turn.agent}.traceback.txt)"
+        f"{outcome.result.run_dir and outcome.result.run_dir.resolve()}/logs/{turn.phase}.{turn.agent}.traceback.txt)"
     )
 
 

@@ -62,13 +62,13 @@ def _tripwires(condition: str) -> Iterator[None]:
 
     saved = {name: getattr(builtins, name) for name in ("eval", "exec", "compile")}
     evaluate = expr.evaluate
-    expr.evaluate = evaluated  # type: ignore[assignment]
+    expr.evaluate = evaluated
     for name, original in saved.items():
         setattr(builtins, name, guard(original))
     try:
         yield
     finally:
-        expr.evaluate = evaluate  # type: ignore[assignment]
+        expr.evaluate = evaluate
         for name, original in saved.items():
             setattr(builtins, name, original)
 

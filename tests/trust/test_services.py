@@ -271,6 +271,7 @@ def test_port_auto_gives_a_free_port_the_resource_itself_reads(
     port = started["attributes"]["port"]
     assert isinstance(port, int)
     assert port > 0
+    assert result.run_dir is not None
     assert f"service listening on {port}" in (result.run_dir / "logs" / "app.log").read_text()
     [output, _] = result.kinds("agent_output")
     assert output["output"] == "talked to service"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from pydantic import Field, field_validator
 
@@ -82,7 +82,7 @@ class Memory:
                 raise MemoryValueError(msg)
             current.append(json.loads(encoded))
             self._save()
-            return json.loads(json.dumps(current))
+            return cast(list[Any], json.loads(json.dumps(current)))
 
     def delete(self, key: str) -> None:
         """Forget `key`; a missing key is fine."""

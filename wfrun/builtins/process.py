@@ -7,7 +7,7 @@ import subprocess
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -71,7 +71,9 @@ class Process:
         self.proc: subprocess.Popen[bytes] | None = None
         # `auto` is normally chosen by the engine before rendering (so the `with:` can
         # read it); a Process built directly chooses it here.
-        self.port = free_port() if config.port == AUTO else config.port
+        self.port: int | None = (
+            free_port() if config.port == AUTO else cast(int | None, config.port)
+        )
         self._facts: dict[str, Any] = {}
         self._stopping = False  # set before an orderly stop: that exit is no failure
 
@@ -260,7 +262,7 @@ def cleanup(entry: Mapping[str, Any]) -> str:
         return f"stopped process group {pid} ({count} process(es))"
 
     def ours(stat: procs.ProcStat) -> bool:
-        return stat.start_time >= started
+        return bool(stat.start_time >= started)
 
     count = procs.kill_session(pid, grace=grace, keep=ours)
     if count:

@@ -148,7 +148,7 @@ def _bind(target: Any, args: dict[str, Any], call: str) -> Act:
         except Exception as exc:  # the user's constructor: the phase fails, saying why
             msg = f"{call}: {target.__name__}(**args) raised {type(exc).__name__}: {exc}"
             raise AgentSetupError(msg) from exc
-        return cast(Act, instance.act)  # `resolve` made sure the class has one
+        return cast(Act, cast(Any, instance).act)  # `resolve` made sure the class has one
     if _positional_count(target) >= 2:
         return lambda ctx: target(ctx, args)
     return cast(Act, target)

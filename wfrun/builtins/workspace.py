@@ -69,10 +69,10 @@ class Workspace:
 
     def start(self) -> Mapping[str, Any]:
         sources = [self._source(entry) for entry in self.config.copy_]  # check before mkdir
-        self._make_dir()
+        path = self._make_dir()
         for (source, relative), entry in zip(sources, self.config.copy_, strict=True):
             try:
-                _copy(source, self.path / relative)
+                _copy(source, path / relative)
             except (OSError, shutil.Error) as exc:
                 msg = f"copy: {entry!r} could not be copied into {self.path}: {exc}"
                 raise WorkspaceError(msg) from exc
@@ -92,7 +92,7 @@ class Workspace:
     def journal(self) -> Mapping[str, Any]:
         return {"path": str(self.path), "keep": self.config.keep} if self.path else {}
 
-    def _make_dir(self) -> None:
+    def _make_dir(self) -> Path:
         """mkdtemp, but the name is journaled before the folder exists: a hard kill at
         any moment leaves nothing `wfrun cleanup` does not know about."""
         parent = Path(tempfile.gettempdir()).resolve()
@@ -103,7 +103,7 @@ class Workspace:
                 self.path.mkdir(mode=0o700)
             except FileExistsError:  # someone else's: never ours to remove
                 continue
-            return
+            return self.path
 
     def _source(self, entry: str) -> tuple[Path, Path]:
         """The resolved source of a `copy:` entry and where it goes in the workspace."""

@@ -6,7 +6,6 @@ object with a `kind` (the `events.jsonl` line and `wfrun run --json` output).
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
 import time
@@ -63,9 +62,15 @@ def to_json(event: Event) -> str:
     return to_json_bytes(event).decode()
 
 
-@functools.cache
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def field_names(cls: type[Event]) -> tuple[str, ...]:
-    return tuple(f.name for f in fields(cls))
+    """An event class's fields (looked up once per class: dataclass `fields` is slow)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
 
 
 @dataclass(slots=True, kw_only=True)

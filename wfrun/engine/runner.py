@@ -259,7 +259,7 @@ class _Interrupts:
         del frame
         if not self._deferring:
             self._deferring = True
-            self.cause = _CAUSES.get(signum, signal.Signals(signum).name)
+            self.cause = _CAUSES.get(signal.Signals(signum), signal.Signals(signum).name)
             self._on_first()
             raise KeyboardInterrupt
         message = f"{signal.Signals(signum).name}: still stopping resources"

@@ -41,7 +41,7 @@ def _typed_union(registry: Registry, kind: Kind, base: type[BaseModel]) -> Any:
             f"{kind.title()}_{spec.name.replace('-', '_')}",
             __base__=base,
             __doc__=spec.doc or base.__doc__,
-            type=(Literal[spec.name], Field(description=spec.summary)),  # type: ignore[valid-type]
+            type=(Literal[spec.name], Field(description=spec.summary)),  # type: ignore[arg-type]
             with_=(spec.config, Field(default_factory=dict, alias="with")),
         )
         variants.append(variant)

@@ -13,7 +13,7 @@ from array import array
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, cast
 
 import yaml
 from yaml.composer import Composer
@@ -48,7 +48,7 @@ _PURE_PYTHON_ONLY = re.compile(rf"{_NON_PRINTABLE.pattern}|\t|[|>][-+0-9]*#|(?s:
 class _LimitError(Exception):
     """A document over a limit, found while composing: refused before it costs more."""
 
-    def __init__(self, message: str, mark: yaml.Mark, hint: str) -> None:
+    def __init__(self, message: str, mark: Any, hint: str) -> None:
         super().__init__(message)
         self.message = message
         self.mark = mark
@@ -100,6 +100,15 @@ class _Limits:
             self._enclosing.pop()
 
 
+class _Loading(Protocol):
+    """What the builder uses of either loader below."""
+
+    aliases: int
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any: ...
+    def flatten_mapping(self, node: yaml.MappingNode) -> None: ...
+
+
 class _Loader(_Limits, yaml.SafeLoader):
     """PyYAML's pure-Python loader, our own subclass: nothing we do touches the global
     SafeLoader. Its reader rejects control characters as it is made."""
@@ -126,7 +135,7 @@ if yaml.__with_libyaml__:
             Resolver.__init__(self)
             self._enclosing = []
 
-        def peek_event(self) -> yaml.Event:
+        def peek_event(self) -> yaml.Event | None:
             event = CParser.peek_event(self)
             if isinstance(event, yaml.ScalarEvent):
                 if event.tag == "!":  # `! text`: PyYAML resolves it as if untagged
@@ -134,13 +143,15 @@ if yaml.__with_libyaml__:
                 elif (
                     not event.value
                     and not event.style  # plain: libyaml says "", PyYAML None
+                    and event.start_mark is not None
+                    and event.end_mark is not None
                     and event.start_mark.index == event.end_mark.index
                 ):
                     raise _DivergedError  # an empty value: its position is PyYAML's to say
             return event
 
 
-def _compose(text: str) -> tuple[yaml.Node | None, _Limits]:
+def _compose(text: str) -> tuple[yaml.Node | None, _Loading]:
     """The composed document and its loader. libyaml where it is installed; any
     problem it finds is found again by the pure-Python loader, whose messages (and
     reader checks) are the ones wfrun documents."""
@@ -412,7 +423,7 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 class _Builder:
     """Turns a composed node tree into plain data, checking what PyYAML lets through."""
 
-    def __init__(self, file: str, loader: _Limits, text: str) -> None:
+    def __init__(self, file: str, loader: _Loading, text: str) -> None:
         self.file = file
         self.text = text
         self.loader = loader
@@ -445,7 +456,7 @@ class _Builder:
             if node.tag != _SEQ_TAG:
                 return self._refuse_tag(node)
             return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        return self._scalar(node, path)
+        return self._scalar(cast(yaml.ScalarNode, node), path)
 
     def _raw(self, node: yaml.Node) -> str:
         """The source text of a quoted scalar, sliced once however many aliases use it."""
@@ -456,7 +467,7 @@ class _Builder:
     def _refuse_tag(self, node: yaml.Node) -> None:
         self._error(node, f"tag {brief(_short_tag(node.tag))} is not allowed", _PLAIN_HINT)
 
-    def _scalar(self, node: yaml.Node, path: PathKey) -> Any:
+    def _scalar(self, node: yaml.ScalarNode, path: PathKey) -> Any:
         if node.tag not in _SCALAR_TAGS:
             return self._refuse_tag(node)
         start, end = node.start_mark, node.end_mark
