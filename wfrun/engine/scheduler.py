@@ -112,7 +112,7 @@ class Scheduler:
         self.pool.on_failure = self._resource_failed
         # capacity (issue 15): graph runs with limits admit phases via a banker's check;
         # sequential plans that split lifetimes stop resources after these phases
-        self.admission = None if self.sequential or not plan.capacity.limits else Admission(plan)
+        self.admission = None if self.sequential or not plan.has_limits else Admission(plan)
         self._pauses = {step.phase: step.pause for step in plan.steps if step.pause}
         self._build_runs()
 

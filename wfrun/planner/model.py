@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +85,15 @@ class Plan:
     lower_bound: int  # largest single resource set: no plan can do better
     units_held: int  # sum of spans: resource x phase units held
     units_whole_run: int  # declared x phases: holding everything for the whole run
-    capacity: Capacity  # the bound on resources alive at once; limits and how they are kept
+    capacity_of: Callable[[], Capacity] = field(repr=False, compare=False)
+    has_limits: bool = False  # `limits:` or `--limit` apply: capacity decides admission
+
+    @cached_property
+    def capacity(self) -> Capacity:
+        """The bound on resources alive at once; limits and how they are kept. A graph's
+        bound (an antichain of its windows) is computed on first use: a run without
+        limits never needs it."""
+        return self.capacity_of()
 
     @cached_property
     def resource_sets(self) -> tuple[Names, ...]:

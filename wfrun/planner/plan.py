@@ -56,7 +56,21 @@ def plan_workflow(workflow: Workflow, limits: Mapping[str, int] | None = None) -
     acquired = tuple(r for r in index.start if r in first)
     stop_order = acquired[::-1]
     steps = _steps(index, order, needs, named, closed, spawning, acquired, first, last)
-    steps, capacity = _capacity(workflow, index, order, needs, steps, acquired, spawning, limits)
+    if workflow.execution == "graph":  # the bound is costly and only `plan` shows it: lazy
+        steps_now = steps
+
+        def capacity_of() -> cap.Capacity:
+            args = (workflow, index, order, needs, steps_now, acquired, spawning, limits)
+            return _capacity(*args)[1]
+
+    else:  # splits change the steps: settled now
+        steps, capacity = _capacity(
+            workflow, index, order, needs, steps, acquired, spawning, limits
+        )
+
+        def capacity_of() -> cap.Capacity:
+            return capacity
+
     return Plan(
         workflow=workflow.name,
         execution=workflow.execution,
@@ -74,7 +88,8 @@ def plan_workflow(workflow: Workflow, limits: Mapping[str, int] | None = None) -
         lower_bound=max(map(len, closed), default=0),
         units_held=sum(step.live for step in steps),
         units_whole_run=len(index.rank) * points,
-        capacity=capacity,
+        capacity_of=capacity_of,
+        has_limits=bool(cap.limits_of(workflow, acquired, limits)[0]),
     )
 
 
