@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from wfrun.gcpause import gc_paused
 from wfrun.planner import capacity as cap
 from wfrun.planner.model import Lifetime, Names, Plan, Step, TemplatePlan
 from wfrun.planner.sets import ResourceIndex, phase_points
@@ -40,6 +41,11 @@ def plan_workflow(workflow: Workflow, limits: Mapping[str, int] | None = None) -
 
     The loader guarantees every name resolves and no `needs` cycle exists.
     """
+    with gc_paused():
+        return _plan(workflow, limits)
+
+
+def _plan(workflow: Workflow, limits: Mapping[str, int] | None) -> Plan:
     index = ResourceIndex(workflow)
     order, listed, needs = phase_points(workflow)
     points = len(order)

@@ -7,11 +7,8 @@ data ourselves, recording each key's and value's position by its path.
 
 from __future__ import annotations
 
-import gc
 import re
 from array import array
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, cast
 
@@ -22,6 +19,7 @@ from yaml.resolver import Resolver
 
 from wfrun import constants as C
 from wfrun.errors import Diagnostic, Position, SpecError, brief
+from wfrun.gcpause import gc_paused
 
 PathKey = tuple[str | int, ...]
 
@@ -172,19 +170,6 @@ def _compose(text: str) -> tuple[yaml.Node | None, _Loading]:
         loader.dispose()
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Loading makes a million small objects and frees none: the collector's passes
-    over them were a fifth of a large file's load time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 @dataclass(frozen=True)
 class NodePos:
     """Where a value (and, for mapping entries, its key) starts in the file."""
@@ -293,7 +278,7 @@ def parse_yaml(text: str, file: str) -> Source:
     if size > C.MAX_FILE_BYTES:
         msg = f"file is {size:,} bytes, over the {C.MAX_FILE_BYTES:,}-byte limit"
         raise SpecError([Diagnostic(Position(file, 1, 1), msg, "split the workflow up")])
-    with _gc_paused():
+    with gc_paused():
         return _parse(text, file)
 
 
