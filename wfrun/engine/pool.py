@@ -159,7 +159,7 @@ class ResourcePool:
                 run_dir=self._run_dir,
                 base_dir=self._workflow.base_dir,
                 environ=self._environ,
-                log=lambda line: None,
+                log=lambda line: emit(ev.ResourceLog, resource=name, line=str(line)),
                 journal_changed=lambda: self._note(name, resource.type, holder),
                 cancelled=self._cancel,
             )
