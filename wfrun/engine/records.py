@@ -171,6 +171,13 @@ class RecordSink:
             output=output,
         )
 
+    def _phase_retry(self, event: ev.PhaseRetry) -> None:
+        """`retry:` (issue 19): each failed attempt stays in the record."""
+        entry = self._phase(event.phase)
+        entry["attempt"] = event.attempt
+        failed = {"attempt": event.attempt - 1, "status": event.status, "reason": event.reason}
+        entry.setdefault("failed_attempts", []).append({**failed, "at": event.t})
+
     def _phase_skipped(self, event: ev.PhaseSkipped) -> None:
         self._phase(event.phase).update(status="skipped", reason=event.reason)
 
@@ -202,6 +209,7 @@ class RecordSink:
         ev.PhaseStarted: _phase_started,
         ev.PhaseFinished: _phase_finished,
         ev.PhaseSkipped: _phase_skipped,
+        ev.PhaseRetry: _phase_retry,
         ev.ResourceStarting: _resource_starting,
         ev.ResourceStarted: _resource_started,
         ev.ResourceFailed: _resource_failed,
