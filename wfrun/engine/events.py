@@ -218,6 +218,16 @@ class PhaseRetry(Event):
 
 
 @dataclass(slots=True, kw_only=True)
+class PhaseReused(Event):
+    """`--resume` (issue 19): the phase is not run; its record in `parent` stands."""
+
+    kind: ClassVar[str] = "phase_reused"
+    phase: str
+    parent: str  # the run id whose record stands in
+    identity: str
+
+
+@dataclass(slots=True, kw_only=True)
 class Notice(Event):
     """Something a person should see that is not tied to a phase (a second Ctrl-C...)."""
 

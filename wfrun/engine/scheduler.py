@@ -87,6 +87,9 @@ class Scheduler:
         *,
         max_parallel: int,
         environ: Mapping[str, str],
+        reused: Mapping[str, str] | None = None,
+        parent: str = "",
+        identities: Mapping[str, str] | None = None,
     ) -> None:
         self.workflow = workflow
         self.plan = plan
@@ -114,6 +117,9 @@ class Scheduler:
         # sequential plans that split lifetimes stop resources after these phases
         self.admission = None if self.sequential or not plan.capacity.limits else Admission(plan)
         self._pauses = {step.phase: step.pause for step in plan.steps if step.pause}
+        self.reused = dict(reused or {})  # `--resume` (issue 19): phase -> recorded output
+        self.parent = parent
+        self.identities = dict(identities or {})
         self._build_runs()
 
     def _build_runs(self) -> None:
@@ -278,6 +284,9 @@ class Scheduler:
         self.running[run.name] = run
         if self.admission is not None:  # capacity (issue 15)
             self.admission.admitted(run.name)
+        if run.name in self.reused:  # `--resume`: its record stands; nothing is acquired
+            self._reuse(run)
+            return
         self.emit(
             ev.PhaseStarted,
             phase=run.name,
@@ -286,6 +295,15 @@ class Scheduler:
             spawned_by=run.spawned_by,
         )
         self._workers.submit(run)
+
+    def _reuse(self, run: PhaseRun) -> None:
+        """`--resume` (issue 19): finish `run` with its recorded output, through the same
+        path as a phase that ran (the ledger releases nothing that was never acquired)."""
+        run.status, run.success = PhaseStatus.SUCCEEDED, True
+        run.output, run.deadline = self.reused[run.name], None
+        identity = self.identities.get(run.name, "")
+        self.emit(ev.PhaseReused, phase=run.name, parent=self.parent, identity=identity)
+        self._inbox.put(lambda: self._complete(run))
 
     def _previous(self, run: PhaseRun) -> Any:
         if self.sequential or run.spawned_by:

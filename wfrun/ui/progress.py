@@ -102,6 +102,8 @@ class PlainLines:
                 return f"{event.phase}: skipped: {event.reason}", False
             case ev.PhaseRetry():
                 return _retry_line(event), True
+            case ev.PhaseReused():
+                return f"{event.phase}: reused from run {event.parent}", False
             case ev.PhaseSpawned():
                 return (
                     f"{event.spawner}: spawned {event.phase} from template {event.template}",
