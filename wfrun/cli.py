@@ -112,6 +112,20 @@ def planned(workflow: Workflow, limits: dict[str, int]) -> Plan:
 
 
 WorkflowFile = Annotated[Path, typer.Argument(help="The workflow file.", show_default=False)]
+RunsDirOption = Annotated[
+    Path,
+    typer.Option("--runs-dir", help="Where run records live.", envvar="WFRUN_RUNS_DIR"),
+]
+# `--resume [RUN]` would need an optional-value option, which typer's click lacks: the
+# flag resumes this workflow's last run, `--resume-from RUN` a chosen one.
+ResumeOption = Annotated[
+    bool,
+    typer.Option("--resume", help="Reuse the phases this workflow's last run finished unchanged."),
+]
+ResumeFromOption = Annotated[
+    str | None,
+    typer.Option("--resume-from", metavar="RUN", help="Resume this run (id or prefix)."),
+]
 
 
 def _handled(command: F) -> F:
@@ -245,6 +259,9 @@ def plan(
         ),
     ] = PlanFormat.table,
     limit: LimitOption = None,
+    resume: ResumeOption = False,
+    resume_from: ResumeFromOption = None,
+    runs_dir: RunsDirOption = Path(C.RUNS_DIR),
 ) -> int:
     """Show when each resource starts and stops, without running anything."""
     from wfrun.spec import load_workflow  # noqa: PLC0415 - lazy: see the imports
@@ -252,6 +269,12 @@ def plan(
 
     workflow = load_workflow(file, params=parse_params(params))
     shown = planned(workflow, parse_limits(limit))
+    if resume or resume_from:
+        from wfrun.engine.resume import decide, find_parent  # noqa: PLC0415 - only resuming
+
+        resumed = decide(workflow, find_parent(runs_dir, workflow, resume_from))
+        plan_view.render_resume(resumed, shown, terminal.out, json_format=output_format.value)
+        return OK
     if output_format is PlanFormat.json:
         terminal.write(json.dumps(shown.as_dict(), indent=2) + "\n")
     elif output_format is PlanFormat.mermaid:
@@ -263,12 +286,6 @@ def plan(
     else:
         plan_view.render_plan(shown, terminal.out)
     return OK
-
-
-RunsDirOption = Annotated[
-    Path,
-    typer.Option("--runs-dir", help="Where run records live.", envvar="WFRUN_RUNS_DIR"),
-]
 
 
 @app.command()
@@ -287,6 +304,8 @@ def run(
     ] = False,
     runs_dir: RunsDirOption = Path(C.RUNS_DIR),
     limit: LimitOption = None,
+    resume: ResumeOption = False,
+    resume_from: ResumeFromOption = None,
 ) -> int:
     """Run a workflow with live progress; the record goes to .wfrun/runs/<id>/."""
     from wfrun.engine.runner import run_workflow  # noqa: PLC0415 - lazy: see the imports
@@ -299,11 +318,36 @@ def run(
     if dry_run:
         plan_view.render_plan(plan, terminal.out)
         return OK
+    resuming = resume or resume_from is not None
+    resumed = _resumable(workflow, runs_dir, resume_from, terminal) if resuming else None
     sinks = progress_sinks(terminal.out, json_lines=json_lines, quiet=quiet)
     summary = run_workflow(
-        workflow, plan=plan, runs_dir=runs_dir, max_parallel=max_parallel, sinks=sinks
+        workflow,
+        plan=plan,
+        runs_dir=runs_dir,
+        max_parallel=max_parallel,
+        sinks=sinks,
+        resume=resumed,
     )
     return summary.exit_code
+
+
+def _resumable(workflow: Workflow, runs_dir: Path, run_id: str | None, terminal: Terminal) -> Any:
+    """The parent run's decisions; a killed parent is cleaned up first (issue 19)."""
+    from wfrun.engine.history import read_run  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.engine.journal import cleanup_run  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.engine.resume import decide, find_parent  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.registry import default_registry  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.ui import run_view  # noqa: PLC0415 - lazy: see the imports
+
+    parent = find_parent(runs_dir, workflow, run_id)
+    status = str(read_run(parent).get("status", ""))
+    if status == "running":
+        message = f"run {parent.name} is still running"
+        raise UsageError(message, hint="wait for it, or stop it (Ctrl-C, kill) and resume")
+    if "wfrun cleanup" in status:  # killed, not yet cleaned up: do that first
+        run_view.render_cleanup(terminal.out, [cleanup_run(parent, default_registry())])
+    return decide(workflow, parent)
 
 
 @app.command()

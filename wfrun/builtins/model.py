@@ -29,6 +29,12 @@ class ModelConfig(Config):
     temperature: float | None = Field(None, ge=0, le=2)
     max_tokens: int | None = Field(None, gt=0)
     timeout: float = Field(60.0, gt=0, description="seconds per request")
+    retries: int = Field(
+        3,
+        ge=0,
+        le=20,
+        description="retries of HTTP 429, 5xx and connection errors (backoff, Retry-After)",
+    )
 
     @model_validator(mode="after")
     def _provider_needs(self) -> ModelConfig:
@@ -71,6 +77,9 @@ class Model:
                 api_key=config.api_key.get_secret_value() if config.api_key else None,
                 timeout=config.timeout,
                 defaults=defaults,
+                retries=config.retries,
+                on_retry=lambda line: self.ctx.log(f"model {self.ctx.name!r}: {line}"),
+                cancelled=self.ctx.cancelled,
             )
         return {"provider": config.provider, "model": config.model, "base_url": config.base_url}
 

@@ -2,21 +2,51 @@
 
 The API key goes into the Authorization header and nowhere else: not into repr,
 error messages (server replies are scrubbed of it too) or the journal.
+
+HTTP 429, 5xx and connection errors are retried (tenacity) up to `retries` times with
+exponential backoff and jitter; a `Retry-After` the server sends is the wait, as asked
+(capped at `MAX_RETRY_AFTER`). A timeout is not retried: it already cost `timeout`.
 """
 
 from __future__ import annotations
 
+import email.utils
 import json
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from tenacity.wait import wait_base, wait_random_exponential
 
 from wfrun.builtins.chat import ChatReply, Message
 from wfrun.builtins.errors import ModelError
 
 _SNIPPET = 300
+MAX_RETRY_AFTER = 120.0  # seconds: a server asking for longer gets this much, then a retry
+_BACKOFF = wait_random_exponential(multiplier=0.5, max=30.0)  # "full jitter": 0-1s, 0-2s...
+
+
+class TransientModelError(ModelError):
+    """A failure worth another try (429, 5xx, a refused or reset connection)."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class _HonourRetryAfter(wait_base):
+    """The server's `Retry-After` when it sent one; exponential backoff with jitter if not."""
+
+    def __call__(self, retry_state: RetryCallState) -> float:
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None else None
+        if isinstance(error, TransientModelError) and error.retry_after is not None:
+            return min(MAX_RETRY_AFTER, error.retry_after)
+        return float(_BACKOFF(retry_state))
 
 
 class OpenAIClient:
@@ -30,11 +60,17 @@ class OpenAIClient:
         api_key: str | None,
         timeout: float,
         defaults: Mapping[str, Any] | None = None,
+        retries: int = 3,
+        on_retry: Callable[[str], None] | None = None,
+        cancelled: threading.Event | None = None,
     ) -> None:
         self.url = base_url.rstrip("/") + "/chat/completions"
         self.model = model
         self.timeout = timeout
         self.defaults = dict(defaults or {})
+        self.retries = retries
+        self.on_retry = on_retry or (lambda _line: None)  # each retry is reported (an event)
+        self.cancelled = cancelled or threading.Event()  # the run is stopping: wait no more
         self.__key = api_key or ""
 
     def __repr__(self) -> str:
@@ -50,9 +86,28 @@ class OpenAIClient:
             self.url, data=json.dumps(body).encode(), headers=headers, method="POST"
         )
         began = time.monotonic()
-        raw = self._send(request)
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retries + 1),
+            wait=_HonourRetryAfter(),
+            retry=retry_if_exception_type(TransientModelError),
+            before_sleep=self._report,
+            sleep=self._sleep,
+            reraise=True,  # the last attempt's own error, not tenacity's RetryError
+        )
+        raw = retrying(self._send, request)
         latency = time.monotonic() - began
         return self._parse(raw, latency)
+
+    def _report(self, state: RetryCallState) -> None:
+        outcome = state.outcome
+        error = outcome.exception() if outcome is not None else None
+        wait = state.upcoming_sleep
+        self.on_retry(f"retry {state.attempt_number}/{self.retries} in {wait:.2f}s after: {error}")
+
+    def _sleep(self, seconds: float) -> None:
+        if self.cancelled.wait(seconds):
+            msg = f"model API {self.url}: the run is stopping; no more retries"
+            raise ModelError(msg)
 
     def _send(self, request: urllib.request.Request) -> bytes:
         try:
@@ -63,11 +118,16 @@ class OpenAIClient:
             msg = f"model API {self.url} answered HTTP {exc.code}" + (
                 f": {detail}" if detail else ""
             )
+            if exc.code == 429 or exc.code >= 500:
+                after = _retry_after(exc.headers.get("Retry-After"))
+                raise TransientModelError(self._scrub(msg), retry_after=after) from exc
             raise ModelError(self._scrub(msg)) from exc
         except urllib.error.URLError as exc:
-            raise ModelError(self._scrub(self._unreachable(exc.reason))) from exc
+            error = ModelError if _timed_out(exc.reason) else TransientModelError
+            raise error(self._scrub(self._unreachable(exc.reason))) from exc
         except OSError as exc:  # includes TimeoutError while reading the answer
-            raise ModelError(self._scrub(self._unreachable(exc))) from exc
+            error = ModelError if _timed_out(exc) else TransientModelError
+            raise error(self._scrub(self._unreachable(exc))) from exc
 
     def _unreachable(self, reason: object) -> str:
         if isinstance(reason, TimeoutError):
@@ -101,6 +161,26 @@ class OpenAIClient:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self.__key, "***") if self.__key else text
+
+
+def _timed_out(reason: object) -> bool:
+    return isinstance(reason, TimeoutError)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """`Retry-After` as seconds: a number, or an HTTP date; None if absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _error_detail(raw: bytes) -> str:

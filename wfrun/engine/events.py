@@ -201,6 +201,38 @@ class ResourceStopped(Event):
 
 
 @dataclass(slots=True, kw_only=True)
+class ResourceLog(Event):
+    """A line a live resource reports (a model client retrying after HTTP 429...)."""
+
+    kind: ClassVar[str] = "resource_log"
+    resource: str
+    line: str
+
+
+@dataclass(slots=True, kw_only=True)
+class PhaseRetry(Event):
+    """A phase's attempt failed and `retry:` gives it another (issue 19)."""
+
+    kind: ClassVar[str] = "phase_retry"
+    phase: str
+    attempt: int  # the attempt about to start (2 for the first retry)
+    attempts: int
+    reason: str  # why the previous attempt failed
+    status: str  # how it ended: failed | timeout | error
+    wait: float  # seconds of backoff before the attempt
+
+
+@dataclass(slots=True, kw_only=True)
+class PhaseReused(Event):
+    """`--resume` (issue 19): the phase is not run; its record in `parent` stands."""
+
+    kind: ClassVar[str] = "phase_reused"
+    phase: str
+    parent: str  # the run id whose record stands in
+    identity: str
+
+
+@dataclass(slots=True, kw_only=True)
 class Notice(Event):
     """Something a person should see that is not tied to a phase (a second Ctrl-C...)."""
 

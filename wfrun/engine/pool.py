@@ -101,6 +101,17 @@ class ResourcePool:
     def live(self, name: str) -> LiveResource | None:
         return self._slots[name].live
 
+    def _log(self, name: str, line: str) -> None:
+        """A resource's `ctx.log` (a model retrying, issue 19): an event."""
+        self._emitter.emit(ev.ResourceLog, resource=name, line=str(line))
+
+    def forget_failure(self, name: str) -> None:
+        """A `restart: allowed` resource whose start failed may be started again (a phase's
+        next `retry:` attempt, issue 19)."""
+        slot = self._slots[name]
+        with slot.lock:
+            slot.failure = ""
+
     def release(self, names: Sequence[str]) -> None:
         """Stop these resources, in the order given (the plan's stop order)."""
         for name in names:
@@ -159,7 +170,7 @@ class ResourcePool:
                 run_dir=self._run_dir,
                 base_dir=self._workflow.base_dir,
                 environ=self._environ,
-                log=lambda line: None,
+                log=lambda line: self._log(name, line),
                 journal_changed=lambda: self._note(name, resource.type, holder),
                 cancelled=self._cancel,
             )

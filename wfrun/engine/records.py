@@ -170,6 +170,20 @@ class RecordSink:
             reason=event.reason,
             output=output,
         )
+        identity = (self.summary.get("identities") or {}).get(event.phase)
+        if identity:  # a later `--resume` compares it (issue 19)
+            self._phase(event.phase)["identity"] = identity
+
+    def _phase_retry(self, event: ev.PhaseRetry) -> None:
+        """`retry:` (issue 19): each failed attempt stays in the record."""
+        entry = self._phase(event.phase)
+        entry["attempt"] = event.attempt
+        failed = {"attempt": event.attempt - 1, "status": event.status, "reason": event.reason}
+        entry.setdefault("failed_attempts", []).append({**failed, "at": event.t})
+
+    def _phase_reused(self, event: ev.PhaseReused) -> None:
+        """`--resume` (issue 19): the phase's record in the parent run stands."""
+        self._phase(event.phase).update(status="running", reused_from=event.parent)
 
     def _phase_skipped(self, event: ev.PhaseSkipped) -> None:
         self._phase(event.phase).update(status="skipped", reason=event.reason)
@@ -202,6 +216,8 @@ class RecordSink:
         ev.PhaseStarted: _phase_started,
         ev.PhaseFinished: _phase_finished,
         ev.PhaseSkipped: _phase_skipped,
+        ev.PhaseRetry: _phase_retry,
+        ev.PhaseReused: _phase_reused,
         ev.ResourceStarting: _resource_starting,
         ev.ResourceStarted: _resource_started,
         ev.ResourceFailed: _resource_failed,

@@ -24,6 +24,8 @@ from wfrun.engine import procs
 from wfrun.engine.journal import Journal
 from wfrun.engine.pool import ResourcePool
 from wfrun.engine.records import RecordSink, describe, new_run_dir, now_iso
+from wfrun.engine.resume import Resume
+from wfrun.engine.resume import identities as phase_identities
 from wfrun.engine.runtag import tagged_environment
 from wfrun.engine.scheduler import Scheduler
 from wfrun.engine.turns import TurnRunner
@@ -63,6 +65,7 @@ def run_workflow(
     max_parallel: int = C.DEFAULT_MAX_PARALLEL,
     sinks: Sequence[ev.EventSink] = (),
     environ: Mapping[str, str] | None = None,
+    resume: Resume | None = None,
 ) -> RunSummary:
     """Run every phase per the plan; returns the summary (raises only for wfrun bugs)."""
     plan = plan or plan_workflow(workflow)
@@ -84,7 +87,10 @@ def run_workflow(
         "pid": os.getpid(),
         "runner": journal.runner,  # cleanup tells a dead run from a live one
     }
+    identities = _lineage(header, workflow, resume)
     record = RecordSink(run_dir, header=redactor.data(header))
+    if resume is not None:  # its memories come back (the record's identities: RecordSink)
+        resume.restore_memories(run_dir)
     emitter = ev.Emitter(
         [record, *sinks],
         strict=[record],
@@ -95,7 +101,16 @@ def run_workflow(
         workflow, registry, run_dir=run_dir, environ=environ, emitter=emitter, journal=journal
     )
     runner = TurnRunner(workflow, registry, pool, emitter, {}, run_dir, environ)
-    scheduler = Scheduler(workflow, plan, runner, max_parallel=max_parallel, environ=environ)
+    scheduler = Scheduler(
+        workflow,
+        plan,
+        runner,
+        max_parallel=max_parallel,
+        environ=environ,
+        reused=resume.reused if resume is not None else None,
+        parent=resume.parent_id if resume is not None else "",
+        identities=identities,
+    )
     emitter.emit(
         ev.RunStarted,
         run_id=run_id,
@@ -145,6 +160,16 @@ def run_workflow(
     if record.failure and record.failure not in summary.reason:  # failed at the last write
         raise RunError(record.failure)
     return summary
+
+
+def _lineage(header: dict[str, Any], workflow: Workflow, resume: Resume | None) -> dict[str, str]:
+    """Issue 19: each phase's identity (a later `--resume` compares them) and the parent
+    run, in the record's first write, so a killed run keeps them."""
+    identities = phase_identities(workflow)
+    if resume is not None:
+        header["parent"] = resume.parent_id
+    header["identities"] = identities
+    return identities
 
 
 def _finish(

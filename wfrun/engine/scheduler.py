@@ -32,7 +32,7 @@ from typing import Any
 
 from wfrun.engine import events as ev
 from wfrun.engine.capacity import Admission
-from wfrun.engine.turns import PhaseRun, TurnRunner, elapsed
+from wfrun.engine.turns import CancelFlag, PhaseRun, TurnRunner, elapsed
 from wfrun.planner import Ledger, Plan
 from wfrun.spec import expr
 from wfrun.spec.model import Phase, Workflow
@@ -87,6 +87,9 @@ class Scheduler:
         *,
         max_parallel: int,
         environ: Mapping[str, str],
+        reused: Mapping[str, str] | None = None,
+        parent: str = "",
+        identities: Mapping[str, str] | None = None,
     ) -> None:
         self.workflow = workflow
         self.plan = plan
@@ -114,6 +117,9 @@ class Scheduler:
         # sequential plans that split lifetimes stop resources after these phases
         self.admission = None if self.sequential or not plan.has_limits else Admission(plan)
         self._pauses = {step.phase: step.pause for step in plan.steps if step.pause}
+        self.reused = dict(reused or {})  # `--resume` (issue 19): phase -> recorded output
+        self.parent = parent
+        self.identities = dict(identities or {})
         self._build_runs()
 
     def _build_runs(self) -> None:
@@ -164,7 +170,11 @@ class Scheduler:
     def _work(self, run: PhaseRun) -> None:
         """A worker's part: run the phase, post it back. Never raises."""
         try:
-            self.runner.run(run)
+            if run.backoff and run.cancelled.wait(run.backoff):  # `retry:` backoff, cut short
+                run.status, run.success = run.cancel_status, False
+                run.reason = run.cancel_reason or "cancelled"
+            else:
+                self.runner.run(run)
         except Exception as exc:  # noqa: BLE001 - a wfrun bug fails the phase, loudly
             run.status, run.success = PhaseStatus.ERROR, False
             run.reason = f"internal error: {type(exc).__name__}: {exc}"
@@ -274,6 +284,9 @@ class Scheduler:
         self.running[run.name] = run
         if self.admission is not None:  # capacity (issue 15)
             self.admission.admitted(run.name)
+        if run.name in self.reused:  # `--resume`: its record stands; nothing is acquired
+            self._reuse(run)
+            return
         self.emit(
             ev.PhaseStarted,
             phase=run.name,
@@ -282,6 +295,15 @@ class Scheduler:
             spawned_by=run.spawned_by,
         )
         self._workers.submit(run)
+
+    def _reuse(self, run: PhaseRun) -> None:
+        """`--resume` (issue 19): finish `run` with its recorded output, through the same
+        path as a phase that ran (the ledger releases nothing that was never acquired)."""
+        run.status, run.success = PhaseStatus.SUCCEEDED, True
+        run.output, run.deadline = self.reused[run.name], None
+        identity = self.identities.get(run.name, "")
+        self.emit(ev.PhaseReused, phase=run.name, parent=self.parent, identity=identity)
+        self._inbox.put(lambda: self._complete(run))
 
     def _previous(self, run: PhaseRun) -> Any:
         if self.sequential or run.spawned_by:
@@ -302,6 +324,8 @@ class Scheduler:
         if run.cancelled.is_set() and run.cancel_reason.startswith("timed out"):
             run.status, run.success = PhaseStatus.TIMEOUT, False
             run.reason = run.reason if "abandoned" in run.reason else run.cancel_reason
+        if self._retry(run):
+            return
         if run.status in FAILED_STATES:
             self.failed_any = True
         self.last_output = run.output
@@ -314,6 +338,51 @@ class Scheduler:
             self.sequence.extendleft(reversed(spawned))
         else:
             self.ready.extend(spawned)
+
+    def _retry(self, run: PhaseRun) -> bool:
+        """`retry:` (issue 19): start another attempt of a failed phase if its policy says
+        so. Its resources stay held (the ledger hears nothing); a resource that failed to
+        start is started again only if it is `restart: allowed`, else the failure stands."""
+        policy = run.spec.retry
+        if policy is None or run.attempt >= policy.attempts or run.status not in policy.on:
+            return False
+        if "abandoned" in run.reason:  # its agent may still be running: never start another
+            return False
+        if run.start_failed:
+            resource = self.workflow.resources.get(run.start_failed)
+            if resource is None or not resource.restart:
+                return False
+            self.pool.forget_failure(run.start_failed)
+        wait = policy.backoff * 2 ** (run.attempt - 1)
+        self.emit(
+            ev.PhaseRetry,
+            phase=run.name,
+            attempt=run.attempt + 1,
+            attempts=policy.attempts,
+            reason=run.reason,
+            status=run.status,
+            wait=wait,
+        )
+        run.attempt += 1
+        run.backoff = wait
+        run.status, run.success, run.output, run.reason = PhaseStatus.RUNNING, False, "", ""
+        run.iterations, run.start_failed = 0, ""
+        run.spawns.clear()
+        run.cancelled, run.cancel_reason = CancelFlag(), ""
+        run.cancel_status = PhaseStatus.CANCELLED
+        now = time.monotonic()
+        if run.spec.timeout is not None:
+            run.deadline = now + wait + run.spec.timeout
+        self.running[run.name] = run
+        self.emit(
+            ev.PhaseStarted,
+            phase=run.name,
+            agents=run.spec.agents,
+            max_iterations=run.spec.max_iterations,
+            spawned_by=run.spawned_by,
+        )
+        self._workers.submit(run)
+        return True
 
     def _spawn(self, run: PhaseRun) -> list[PhaseRun]:
         made: list[PhaseRun] = []

@@ -64,6 +64,9 @@ class PhaseRun:
     deadline: float | None = None
     waiting_on: int = 0
     dependents: list[str] = field(default_factory=list)
+    attempt: int = 1  # `retry:` (issue 19): which attempt this is
+    backoff: float = 0.0  # seconds the worker waits before this attempt
+    start_failed: str = ""  # the resource whose start failed this attempt, if one did
 
     def field_value(self, name: str) -> Any:
         """`phases.<this>.<name>` in `if:` and `${phases...}`."""
@@ -118,6 +121,7 @@ class TurnRunner:
             agents = [self._build(name, run) for name in run.spec.agents]
             self._turns(run, agents)
         except ResourceStartError as exc:
+            run.start_failed = exc.resource
             if self.pool.cancelled:  # cut short by teardown: not the resource's fault
                 _fail(run, PhaseStatus.CANCELLED, run.cancel_reason or "the run was interrupted")
             else:

@@ -56,6 +56,27 @@ class AgentDoc(_Strict):
     )
 
 
+Ending = Literal["failure", "timeout", "error"]
+
+
+def _every_ending() -> list[Ending]:
+    return ["failure", "timeout", "error"]
+
+
+class RetryDoc(_Strict):
+    """`retry:` on a phase: run it again after a failed attempt (issue 19)."""
+
+    attempts: int = Field(2, ge=1, le=100, description="attempts in all (2: one retry)")
+    backoff: float = Field(
+        0.0, ge=0, le=3600, description="seconds before the second attempt; doubled each time"
+    )
+    on: list[Ending] = Field(
+        default_factory=_every_ending,
+        min_length=1,
+        description="which endings are retried",
+    )
+
+
 class _PhaseFields(_Strict):
     agents: Names = Field(default_factory=list, description="agents that take turns, in order")
     resources: Names = Field(
@@ -72,6 +93,7 @@ class _PhaseFields(_Strict):
     may_spawn: Names = Field(
         default_factory=list, description="templates its agents may add as phases at run time"
     )
+    retry: RetryDoc | None = Field(None, description="attempts, backoff and on: which endings")
 
 
 class PhaseDoc(_PhaseFields):

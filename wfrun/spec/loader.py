@@ -22,7 +22,14 @@ from wfrun.errors import Diagnostic, Position, Severity, SpecError, UsageError, 
 from wfrun.redact import Redactor
 from wfrun.registry import PluginError, Registry, default_registry, with_plugins
 from wfrun.spec import checks
-from wfrun.spec.document import AgentDoc, PhaseDoc, ResourceDoc, TemplateDoc, WorkflowDoc
+from wfrun.spec.document import (
+    AgentDoc,
+    PhaseDoc,
+    ResourceDoc,
+    RetryDoc,
+    TemplateDoc,
+    WorkflowDoc,
+)
 from wfrun.spec.expr import parse as parse_expression
 from wfrun.spec.interpolate import (
     Interpolator,
@@ -32,7 +39,7 @@ from wfrun.spec.interpolate import (
     resolve_in,
 )
 from wfrun.spec.locate import diagnostics_from, listing, suggest
-from wfrun.spec.model import Agent, Phase, Resource, Workflow
+from wfrun.spec.model import Agent, Phase, Resource, Retry, Workflow
 from wfrun.spec.source import PathKey, Source, parse_yaml, position_at
 
 _SECTIONS: dict[str, type[BaseModel]] = {
@@ -469,4 +476,16 @@ def _phase(name: str, doc: PhaseDoc | TemplateDoc) -> Phase:
         timeout=doc.timeout,
         may_spawn=tuple(doc.may_spawn),
         params=doc.params if isinstance(doc, TemplateDoc) else {},
+        retry=_retry(doc.retry),
     )
+
+
+_RETRY_STATUS = {"failure": "failed", "timeout": "timeout", "error": "error"}
+
+
+def _retry(doc: RetryDoc | None) -> Retry | None:
+    """`retry:` as statuses to retry (the file says `failure`, a phase ends `failed`)."""
+    if doc is None:
+        return None
+    on = frozenset(_RETRY_STATUS[ending] for ending in doc.on)
+    return Retry(attempts=doc.attempts, backoff=doc.backoff, on=on)

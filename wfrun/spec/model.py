@@ -42,6 +42,16 @@ class Agent:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Retry:
+    """`retry:`: attempts in all, seconds before the second (doubled after), which
+    endings (`failed`, `timeout`, `error` statuses) get another attempt."""
+
+    attempts: int = 1
+    backoff: float = 0.0
+    on: frozenset[str] = frozenset({"failed", "timeout", "error"})
+
+
+@dataclass(frozen=True, kw_only=True)
 class Phase:
     """A phase, or a template of one (then `params` holds its spawn-time defaults)."""
 
@@ -56,6 +66,7 @@ class Phase:
     timeout: float | None = None
     may_spawn: tuple[str, ...] = ()
     params: Mapping[str, Any] = field(default_factory=dict)
+    retry: Retry | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

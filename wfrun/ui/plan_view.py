@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console
@@ -17,6 +18,9 @@ from rich.table import Table
 from rich.text import Text
 
 from wfrun.planner import Lifetime, Plan
+
+if TYPE_CHECKING:
+    from wfrun.engine.resume import Resume
 
 USED, HELD, IDLE = "█", "░", "·"
 LEGEND = f"{USED} used (or may be, by a spawn)   {HELD} live, kept for later   {IDLE} not live"
@@ -278,3 +282,34 @@ def plan_dot(plan: Plan) -> str:
         lines += [f'  "r:{name}" -> "p:{p}" [style=dashed];' for p in first]
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def render_resume(resumed: Resume, plan: Plan, console: Console, *, json_format: str) -> None:
+    """`wfrun plan --resume` (issue 19): per phase, reused or why it runs again, and the
+    resources that start (only those of the phases that run)."""
+    runs = {name for name, d in resumed.decisions.items() if not d.reused}
+    starting = [
+        r
+        for r in plan.start_order
+        if any(r in s for p, s in zip(plan.order, plan.resource_sets, strict=True) if p in runs)
+    ]
+    if json_format == "json":
+        data = {
+            "parent": resumed.parent_id,
+            "phases": {
+                n: {"reused": d.reused, "reason": d.reason, "identity": d.identity}
+                for n, d in resumed.decisions.items()
+            },
+            "resources_started": starting,
+        }
+        console.print_json(data=data)
+        return
+    table = Table(box=box.SIMPLE_HEAD, title=f"resume of run {resumed.parent_id}")
+    for column in ("phase", "decision", "why", "identity"):
+        table.add_column(column)
+    for name, decision in resumed.decisions.items():
+        verdict = "reused" if decision.reused else "runs"
+        table.add_row(name, verdict, decision.reason, decision.identity[:12])
+    console.print(table)
+    names = ", ".join(starting) if starting else "none"
+    console.print(f"resources that start: {names}")

@@ -100,6 +100,10 @@ class PlainLines:
                 return f"{event.phase}: {event.status} in {event.seconds:.2f}s{why}", bad
             case ev.PhaseSkipped():
                 return f"{event.phase}: skipped: {event.reason}", False
+            case ev.PhaseRetry():
+                return _retry_line(event), True
+            case ev.PhaseReused():
+                return f"{event.phase}: reused from run {event.parent}", False
             case ev.PhaseSpawned():
                 return (
                     f"{event.spawner}: spawned {event.phase} from template {event.template}",
@@ -200,6 +204,8 @@ class LiveBoard:
                 row.seconds = event.seconds
             case ev.PhaseSkipped():
                 self._set_status(self._row(event.phase), "skipped")
+            case ev.PhaseRetry():
+                self._output.append(_retry_line(event))
             case ev.PhaseSpawned():
                 self._row(event.phase)
             case ev.ResourceStarting():
@@ -371,3 +377,12 @@ def progress_sinks(
     if live:
         return [LiveBoard(console)]
     return [PlainLines(console, quiet=quiet)]
+
+
+def _retry_line(event: ev.PhaseRetry) -> str:
+    """`retry:` (issue 19): which attempt failed, how, and when the next one starts."""
+    wait = f" in {event.wait:g}s" if event.wait else ""
+    return (
+        f"{event.phase}: attempt {event.attempt - 1} {event.status}: {event.reason}; "
+        f"attempt {event.attempt} of {event.attempts}{wait}"
+    )
