@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from wfrun.engine.records import EVENTS_FILE, OUTPUTS_DIR, RUN_FILE, read_json
 from wfrun.errors import UsageError
 from wfrun.spec import expr
@@ -173,8 +175,9 @@ def _resource_closure(workflow: Workflow, phase: Phase) -> list[str]:
 
 
 def _digest(data: Any) -> str:
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    """sha256 of canonical JSON (sorted keys; orjson: every run hashes every phase)."""
+    text = orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
+    return hashlib.sha256(text).hexdigest()
 
 
 # -- the parent run ----------------------------------------------------------------------

@@ -1,11 +1,15 @@
 """The scheduler: one loop for sequential and graph runs (sequential is one worker).
 
-The main thread owns every decision and all scheduling state: what is ready, running
-and finished, the ledger, spawns. Workers only run phases (`TurnRunner.run`) and post
-each one back to the inbox; the main thread takes it from there, records it, releases
-what the ledger says, decides what became ready and hands out free slots. It waits on
-the inbox with a timeout set by the nearest phase deadline, and it is where Ctrl-C and
-SIGTERM arrive. Other threads (a resource's watcher) post to the inbox too.
+All scheduling state — what is ready, running and finished, the ledger, spawns — is
+read and changed under one lock, `_lock`, by whichever thread has news. A worker that
+finishes a phase records it, releases what the ledger says, decides what became ready
+and hands out free slots; the next phase it hands out is usually its own next job, so
+a phase costs no thread switch. (Posting each finished phase to the main thread to
+decide cost two or three context switches a phase: 2-3x a no-op phase's cost,
+benchmarks/engine_overhead.py.) The main thread supervises: it waits on the inbox
+with a timeout set by the nearest phase deadline, enforces timeouts, handles what
+other threads post (a resource's watcher, the end of the run), and it is where Ctrl-C
+and SIGTERM arrive.
 
 Workers are daemon threads, not a `ThreadPoolExecutor`'s: an agent that ignores its
 cancel must not keep wfrun from exiting, and the executor's threads are joined at exit.
@@ -22,6 +26,7 @@ a `failed`, `skipped` or `status` field, in which case the `if:` alone decides.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import queue
 import threading
@@ -69,11 +74,14 @@ class _Workers:
         for _ in self._threads:
             self._jobs.put(None)
 
+    def idle(self) -> None:
+        """The calling worker is done with its job: a job submitted now may be its own."""
+        with self._lock:
+            self._idle += 1
+
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
             self._run(job)
-            with self._lock:
-                self._idle += 1
 
 
 class Scheduler:
@@ -108,6 +116,7 @@ class Scheduler:
         self.sequence: deque[PhaseRun] = deque()
         self.failed_any = False
         self.last_output: Any = None
+        self._lock = threading.Lock()  # guards all scheduling state (see the docstring)
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._workers = _Workers(self._work)
         self._stopping = False  # interrupted: record what finishes, start nothing
@@ -147,11 +156,17 @@ class Scheduler:
 
     def run(self) -> None:
         """Until every phase is final. KeyboardInterrupt propagates (the runner tears down)."""
-        self._dispatch()
-        while self.running:
-            self._wait_and_handle(self._next_timeout())
-            self._expire()
+        with self._lock:
             self._dispatch()
+        while True:
+            with self._lock:
+                if not self.running:
+                    return
+                timeout = self._next_timeout()
+            self._wait_and_handle(timeout)
+            with self._lock:
+                self._expire()
+                self._dispatch()
 
     def _wait_and_handle(self, timeout: float) -> None:
         """Handle the next message, and any already waiting; return at `timeout` if none."""
@@ -159,13 +174,13 @@ class Scheduler:
             handle = self._inbox.get(timeout=timeout)
         except queue.Empty:
             return
-        handle()
         while True:
+            with self._lock:
+                handle()
             try:
                 handle = self._inbox.get_nowait()
             except queue.Empty:
                 return
-            handle()
 
     def _work(self, run: PhaseRun) -> None:
         """A worker's part: run the phase, post it back. Never raises."""
@@ -178,7 +193,17 @@ class Scheduler:
         except Exception as exc:  # noqa: BLE001 - a wfrun bug fails the phase, loudly
             run.status, run.success = PhaseStatus.ERROR, False
             run.reason = f"internal error: {type(exc).__name__}: {exc}"
-        self._inbox.put(lambda: self._complete(run))
+        self._workers.idle()
+        try:
+            with self._lock:
+                self._complete(run)
+                self._dispatch()
+                wake = not self.running or self._stopping
+        except Exception as exc:  # noqa: BLE001 - a bug in the bookkeeping: the main thread raises it
+            self._inbox.put(functools.partial(_reraise, exc))
+            return
+        if wake:  # the end, or a stop the main thread is waiting out
+            self._inbox.put(_nothing)
 
     def _dispatch(self) -> None:
         """Decide every newly ready phase once; start what fits in the free slots."""
@@ -295,6 +320,8 @@ class Scheduler:
             spawned_by=run.spawned_by,
         )
         self._workers.submit(run)
+        if run.deadline is not None:  # the main thread re-reads the deadlines
+            self._inbox.put(_nothing)
 
     def _reuse(self, run: PhaseRun) -> None:
         """`--resume` (issue 19): finish `run` with its recorded output, through the same
@@ -382,6 +409,8 @@ class Scheduler:
             spawned_by=run.spawned_by,
         )
         self._workers.submit(run)
+        if run.deadline is not None:  # the main thread re-reads the deadlines
+            self._inbox.put(_nothing)
         return True
 
     def _spawn(self, run: PhaseRun) -> list[PhaseRun]:
@@ -461,21 +490,26 @@ class Scheduler:
         self._inbox.put(fail_holders)
 
     def cancel_running(self, reason: str) -> None:
-        self._stopping = True
-        for run in self.running.values():
-            run.cancel(reason)
+        with self._lock:
+            self._stopping = True
+            for run in self.running.values():
+                run.cancel(reason)
 
     def drain(self, grace: float) -> None:
         """Wait (bounded) for cancelled phases to return, recording how they ended."""
         self._stopping = True
         deadline = time.monotonic() + grace
-        while self.running and (left := deadline - time.monotonic()) > 0:
+        while (left := deadline - time.monotonic()) > 0:
+            with self._lock:
+                if not self.running:
+                    break
             self._wait_and_handle(left)
-        for run in self.running.values():
-            run.status, run.success = PhaseStatus.CANCELLED, False
-            run.reason = "abandoned: it did not stop in time"
-            self._finished(run)
-        self.running.clear()
+        with self._lock:
+            for run in self.running.values():
+                run.status, run.success = PhaseStatus.CANCELLED, False
+                run.reason = "abandoned: it did not stop in time"
+                self._finished(run)
+            self.running.clear()
 
     def _finished(self, run: PhaseRun) -> None:
         self.emit(
@@ -495,3 +529,11 @@ class Scheduler:
 
     def stop_workers(self) -> None:
         self._workers.stop()
+
+
+def _nothing() -> None:
+    """A message that only wakes the main thread (to re-read deadlines, or to end)."""
+
+
+def _reraise(exc: BaseException) -> None:
+    raise exc

@@ -28,8 +28,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import networkx as nx
-
 from wfrun.errors import Diagnostic, Position
 from wfrun.planner.model import Names
 from wfrun.spec.model import Workflow
@@ -263,6 +261,8 @@ def graph_relation(
 def width(names: Sequence[str], before: Mapping[str, list[str]]) -> Names:
     """A largest antichain of `before` (a transitive strict order): Dilworth via
     Hopcroft-Karp, then König's cover; the antichain is what neither side covers."""
+    import networkx as nx  # noqa: PLC0415 - costly to import; only a bound needs it
+
     graph: nx.Graph[tuple[int, str]] = nx.Graph()
     left = [(0, r) for r in names]
     graph.add_nodes_from(left)
