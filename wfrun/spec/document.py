@@ -90,6 +90,14 @@ class TemplateDoc(_PhaseFields):
     )
 
 
+class BudgetDoc(_Strict):
+    """What a whole run may use; crossing any of them stops it (failed, with teardown)."""
+
+    tokens: int | None = Field(None, ge=1, description="model tokens, input plus output")
+    cost: float | None = Field(None, gt=0, description="cost, from the models' price:")
+    seconds: float | None = Field(None, gt=0, description="wall-clock seconds of the run")
+
+
 class WorkflowDoc(_Strict):
     """A wfrun workflow file."""
 
@@ -109,6 +117,12 @@ class WorkflowDoc(_Strict):
     limits: dict[Name, Annotated[int, Field(ge=1)]] = Field(
         default_factory=dict,
         description="most resources of a type (or a named pool) alive at once, e.g. {container: 2}",
+    )
+    budget: BudgetDoc | None = Field(
+        None, description="stop the run when it crosses {tokens, cost, seconds}"
+    )
+    max_spawns: int | None = Field(
+        None, ge=0, description="stop the run when agents spawn more phases than this"
     )
     plugins: list[Annotated[str, StringConstraints(pattern=MODULE_PATTERN)]] = Field(
         default_factory=list,
