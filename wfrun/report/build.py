@@ -158,7 +158,7 @@ def collect(run_dir: Path) -> dict[str, Any]:
     data = _read_run(run_dir)
     phases: dict[str, PhaseInfo] = {}
     for name, entry in _entries(data.get("phases")):
-        tokens = entry.get("tokens") if isinstance(entry.get("tokens"), dict) else {}
+        tokens: dict[str, Any] = entry["tokens"] if isinstance(entry.get("tokens"), dict) else {}
         phases[name] = PhaseInfo(
             name=name,
             status=str(entry.get("status", "")),
