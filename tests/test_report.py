@@ -166,6 +166,8 @@ def test_report_of_a_missing_run_is_a_usage_error(wfrun_project: Project) -> Non
     project = wfrun_project({})
     outcome = project.run("report", "nope", "-o", "x.html")
     outcome.assert_invalid()
+    assert "no run" in (outcome.out + outcome.err).lower(), outcome
+    assert not (project.path / "x.html").exists()
 
 
 def _many_phases(count: int) -> Files:
