@@ -118,12 +118,6 @@ class WorkflowDoc(_Strict):
         default_factory=dict,
         description="most resources of a type (or a named pool) alive at once, e.g. {container: 2}",
     )
-    budget: BudgetDoc | None = Field(
-        None, description="stop the run when it crosses {tokens, cost, seconds}"
-    )
-    max_spawns: int | None = Field(
-        None, ge=0, description="stop the run when agents spawn more phases than this"
-    )
     plugins: list[Annotated[str, StringConstraints(pattern=MODULE_PATTERN)]] = Field(
         default_factory=list,
         description="Python modules (beside the workflow, or installed) that register types",
@@ -131,6 +125,12 @@ class WorkflowDoc(_Strict):
     secrets: list[Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]] = Field(
         default_factory=list,
         description="environment variables whose values wfrun shows and records only as ***",
+    )
+    budget: BudgetDoc | None = Field(
+        None, description="stop the run when it crosses {tokens, cost, seconds}"
+    )
+    max_spawns: int | None = Field(
+        None, ge=0, description="stop the run when agents spawn more phases than this"
     )
 
 

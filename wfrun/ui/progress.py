@@ -81,7 +81,7 @@ class PlainLines:
         if line and (problem or not self.quiet):
             self.stream.write(f"[{event.t:8.2f}s] {printable(line)}\n")
             if isinstance(event, ev.RunFinished):
-                for extra in self.totals.summary():
+                for extra in self.totals.summary(reasons=False):
                     self.stream.write(f"  {printable(extra)}\n")
             self.stream.flush()
 
@@ -152,12 +152,20 @@ class _Totals:
             if "cost" in event.usage:
                 self.cost = (self.cost or 0.0) + cost_of(event.usage)
 
-    def summary(self) -> list[str]:
+    def summary(self, *, reasons: bool = True) -> list[str]:
+        """Plain lines said each reason as its phase ended: they list names only."""
         lines = []
         if self.tokens[0] or self.tokens[1]:
             cost = f", cost {self.cost:.4f}" if self.cost is not None else ""
             lines.append(f"tokens: {self.tokens[0]} in, {self.tokens[1]} out{cost}")
-        if self.failed:
+        if self.failed and not reasons:
+            names = [f"{name} ({why.split(':')[0]})" for name, why in self.failed.items()]
+            more = len(names) - self.MAX_FAILED
+            tail = f" … and {more} more (wfrun show RUN)" if more > 0 else ""
+            lines.append(
+                f"failed phases ({len(names)}): {', '.join(names[: self.MAX_FAILED])}{tail}"
+            )
+        elif self.failed:
             lines.append(f"failed phases ({len(self.failed)}):")
             items = list(self.failed.items())
             lines += [f"  ✗ {name}: {why}" for name, why in items[: self.MAX_FAILED]]
