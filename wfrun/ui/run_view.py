@@ -52,18 +52,22 @@ def render_run(console: Console, run_dir: Path) -> bool:
     if status == "unreadable":
         return False
     console.print(usage_line(data.get("tokens"), data.get("cost")) or "tokens: none used")
-    phases = Table(
-        "phase", "status", "turns", "seconds", "tokens", "cost", "reason", title="phases"
-    )
-    for name, phase in _entries(data.get("phases")):
-        tokens = phase.get("tokens") if isinstance(phase.get("tokens"), dict) else {}
+    entries = _entries(data.get("phases"))
+    counted = any(isinstance(p.get("tokens"), dict) for _, p in entries)
+    extra = ("tokens", "cost") if counted else ()  # narrow tables keep reasons on one line
+    phases = Table("phase", "status", "turns", "seconds", *extra, "reason", title="phases")
+    for name, phase in entries:
+        tokens = phase["tokens"] if isinstance(phase.get("tokens"), dict) else {}
+        usage = (
+            f"{_text(tokens.get('in'))}/{_text(tokens.get('out'))}" if tokens else "",
+            f"{phase['cost']:.4f}" if isinstance(phase.get("cost"), int | float) else "",
+        )
         phases.add_row(
             name,
             _text(phase.get("status")),
             _text(phase.get("iterations")),
             _seconds(phase.get("seconds")),
-            f"{_text(tokens.get('in'))}/{_text(tokens.get('out'))}" if tokens else "",
-            f"{phase['cost']:.4f}" if isinstance(phase.get("cost"), int | float) else "",
+            *(usage if counted else ()),
             _text(phase.get("reason")),
         )
     console.print(phases)
