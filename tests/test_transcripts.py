@@ -6,6 +6,11 @@ Through the real CLI (in-process) on real files, with real processes.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -246,3 +251,93 @@ phases:
     tail = shown.out.split("✗ broken", 1)[1]
     for line in ("first", "second", "boom"):
         assert line in tail, shown
+
+
+_TICKER = (
+    "import sys, time\n"
+    "for i in range(3):\n"
+    "    print(f'tick {i} {time.time():.3f}', flush=True)\n"
+    "    time.sleep(1)\n"
+)
+
+
+def test_a_turns_lines_stream_live_to_plain_output_and_events_jsonl(tmp_path: Path) -> None:
+    (tmp_path / "ticker.py").write_text(_TICKER, encoding="utf-8")
+    (tmp_path / "flow.yaml").write_text(
+        "version: 1\n"
+        "agents:\n"
+        f"  tick: {{type: shell, with: {{run: [{sys.executable}, ticker.py]}}}}\n"
+        "phases:\n"
+        "  ticking: {agents: [tick]}\n",
+        encoding="utf-8",
+    )
+    env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wfrun", "run", "flow.yaml"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    plain: dict[str, float] = {}  # "tick N" -> when the plain line arrived
+
+    def read_plain() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "ticking: tick: tick " in line:
+                plain.setdefault(line.split("tick: ", 1)[1][:6], time.time())
+
+    reader = threading.Thread(target=read_plain, daemon=True)
+    reader.start()
+    seen: dict[str, tuple[float, float]] = {}  # "tick N" -> (printed at, in events.jsonl at)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
+        for events in tmp_path.glob(".wfrun/runs/*/events.jsonl"):
+            for line in events.read_text(encoding="utf-8").splitlines():
+                if '"agent_log"' in line and '"tick ' in line:
+                    text = json.loads(line)["line"]
+                    seen.setdefault(text[:6], (float(text.split()[2]), time.time()))
+        time.sleep(0.02)
+    assert proc.wait(timeout=60) == 0
+    reader.join(timeout=10)
+    assert proc.stderr is not None
+    assert proc.stdout is not None
+    proc.stderr.close()
+    proc.stdout.close()
+    assert sorted(seen) == ["tick 0", "tick 1", "tick 2"], seen
+    lags = {name: arrived - printed for name, (printed, arrived) in seen.items()}
+    plain_lags = {name: plain[name] - seen[name][0] for name in plain}
+    print(f"events.jsonl lags: {lags}; plain-line lags: {plain_lags}")
+    assert all(lag < 0.5 for lag in lags.values()), lags
+    assert sorted(plain_lags) == ["tick 0", "tick 1", "tick 2"], plain
+    assert all(lag < 0.5 for lag in plain_lags.values()), plain_lags
+
+
+def test_a_flood_of_output_is_bounded_live_and_kept_in_the_transcript(
+    wfrun_project: Project,
+) -> None:
+    project = wfrun_project(
+        {
+            "flow.yaml": """
+            version: 1
+            agents:
+              flood: {type: shell, with: {shell: true, run: "seq 1 200000"}}
+            phases:
+              loud: {agents: [flood]}
+            """
+        }
+    )
+    began = time.monotonic()
+    project.run("run", "flow.yaml").assert_success()
+    seconds = time.monotonic() - began
+    run_dir = _run_dir(project)
+    logs = [e for e in _lines(run_dir / "events.jsonl") if e["kind"] == "agent_log"]
+    windows = seconds / 0.5 + 2
+    assert len(logs) <= windows * 21, len(logs)  # 20 lines and one note per half second
+    assert logs[0]["line"] == "1"
+    assert any("lines not shown live" in e["line"] for e in logs), logs[-3:]
+    [command] = [
+        e for e in _lines(run_dir / "transcripts" / "loud.jsonl") if e["type"] == "command"
+    ]
+    assert command["output"].rstrip().endswith("200000")

@@ -197,14 +197,18 @@ class Executor:
             cwd = self.target.cwd
         elif self.target is not None:
             cwd = _path_of(self.target, ctx.attributes, self.ctx)
-        return capture.run(
+        live = capture.LiveLines(ctx.log)  # lines stream to the board and events.jsonl
+        done = capture.run(
             argv,
             cwd=cwd,
             env=env,
             timeout=self.config.command_timeout,
             cancelled=ctx.cancelled,
             max_output=self.config.max_output,
+            on_output=live.feed,
         )
+        live.close()
+        return done
 
     def _where(self, ctx: TurnContext) -> str:
         if isinstance(self.target, Container):

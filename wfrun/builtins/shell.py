@@ -110,6 +110,7 @@ class ShellAgent:
                 stdout_matches=config.success.stdout_matches,
             )
         else:
+            live = capture.LiveLines(ctx.log)  # lines stream to the board and events.jsonl
             done = capture.run(
                 argv,
                 cwd=self.cwd,
@@ -118,7 +119,9 @@ class ShellAgent:
                 cancelled=ctx.cancelled,
                 max_output=config.max_output,
                 stdout_matches=config.success.stdout_matches,  # matched in a child: bounded
+                on_output=live.feed,
             )
+            live.close()
         where = f"container {config.in_}" if self.sandbox is not None else str(self.cwd)
         add_command(ctx, argv, where, done)
         success = done.exit_code == config.success.exit_code and done.matched is not False
