@@ -17,11 +17,14 @@ install: $(STAMP)  ## make .venv and install wfrun with its dev tools
 test: $(STAMP)  ## lint, typecheck, then every test (a private Docker Engine runs for the container tests)
 	scripts/with-docker.sh $(MAKE) --no-print-directory checks
 
-checks: $(STAMP)  ## lint, typecheck, then every test, with whatever engine DOCKER_HOST names
+checks: $(STAMP) browser  ## lint, typecheck, then every test, with whatever engine DOCKER_HOST names
 	$(VENV)/bin/ruff check wfrun tests benchmarks
 	$(VENV)/bin/ruff format --check wfrun tests benchmarks
 	$(VENV)/bin/mypy
 	$(PY) -m pytest
+
+browser:  ## headless Chromium for the report's browser test (apt-get install where missing)
+	@scripts/chromium.sh >/dev/null
 
 slow: $(STAMP)  ## the slow fault seeds: the whole matrix in graph mode, more kill -9 seeds (CI runs them)
 	scripts/with-docker.sh $(PY) -m pytest -m slow tests/faults
@@ -70,4 +73,4 @@ bench: $(STAMP)  ## run the benchmarks (prints tables)
 clean:  ## remove the venv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .coverage .coverage.* htmlcov
 
-.PHONY: help install test checks slow docker-up docker-down demo-containers fuzz-long demo typecheck cov lint bench clean
+.PHONY: browser help install test checks slow docker-up docker-down demo-containers fuzz-long demo typecheck cov lint bench clean

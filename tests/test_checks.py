@@ -58,7 +58,7 @@ def test_unknown_top_level_key_without_a_close_match(validate) -> None:
     outcome.assert_invalid()
     assert outcome.out == dedent("""\
         flow.yaml:2:1: error: colour: unknown key 'colour'
-            hint: allowed keys: version, name, description, params, resources, agents, execution, phases, templates, limits, plugins, secrets
+            hint: allowed keys: version, name, description, params, resources, agents, execution, phases, templates, limits, plugins, secrets, budget, max_spawns
         1 error in 1 file (invalid)
     """)
 

@@ -57,14 +57,17 @@ def test_plain_progress_of_a_failing_run(project: WfrunProject) -> None:
         "[T] run RUN-ID: 3 phases, record in .wfrun/runs/RUN-ID\n"
         "[T] greet: started (hello)\n"
         "[T] resource notes: started in Ns\n"
+        "[T] greet: hello: hello\n"  # the line as the command printed it
         "[T] greet: hello #1 ok: hello\n"
         "[T] greet: succeeded in Ns\n"
         "[T] fail: started (sad)\n"
+        "[T] fail: sad: broken\n"
         "[T] fail: sad #1 failed: broken\n"
         "[T] fail: failed in Ns: the last turn failed\n"
         "[T] never: skipped: an earlier phase failed\n"
         "[T] resource notes: stopped\n"
         "[T] run failed in Ns (phase failed: fail)\n"
+        "  failed phases (1): fail (failed)\n"
     ), outcome
 
 
@@ -85,6 +88,7 @@ def test_show_explains_the_run(project: WfrunProject) -> None:
     assert _normal(outcome.out) == (
         "run RUN-ID of views: failed — phase failed: fail\n"
         "record: .wfrun/runs/RUN-ID\n"
+        "tokens: none used\n"
         "phases\n"
         "┏━━━━━━━┳━━━━━━━━━━━┳━━━━━━━┳━━━━━━━━━┳━━━━━━━━━━━━━━━━━━━━━━━━━┓\n"
         "┃ phase ┃ status    ┃ turns ┃ seconds ┃ reason                  ┃\n"
@@ -93,6 +97,9 @@ def test_show_explains_the_run(project: WfrunProject) -> None:
         "│ fail  │ failed    │ 1     │ N.NN    │ the last turn failed    │\n"
         "│ never │ skipped   │       │         │ an earlier phase failed │\n"
         "└───────┴───────────┴───────┴─────────┴─────────────────────────┘\n"
+        "failed phases (1):\n"
+        "✗ fail: failed, exit code 3 — the last turn failed\n"
+        "    broken\n"
         "resources\n"
         "┏━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━┳━━━━━━━┳━━━━━━━━━━┓\n"
         "┃ resource ┃ type   ┃ starts ┃ stops ┃ problems ┃\n"

@@ -377,6 +377,30 @@ def show(
 
 @app.command()
 @_handled
+def report(
+    terminal: Terminal,
+    run_id: Annotated[str | None, typer.Argument(help="Run id or prefix (default: last).")] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")] = Path(
+        "report.html"
+    ),
+    runs_dir: RunsDirOption = Path(C.RUNS_DIR),
+) -> int:
+    """Write one self-contained HTML report of a run: summary, graph, timeline, transcripts."""
+    from wfrun.engine.history import find_run  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.report.build import render  # noqa: PLC0415 - lazy: see the imports
+
+    html = render(find_run(runs_dir, run_id))
+    try:
+        output.write_text(html, encoding="utf-8")
+    except OSError as exc:
+        message = f"cannot write the report to {output}: {exc.strerror or exc}"
+        raise UsageError(message, hint="give a writable path with -o") from exc
+    terminal.out.print(f"report: {output} ({len(html.encode()) // 1024} KiB)")
+    return OK
+
+
+@app.command()
+@_handled
 def cleanup(
     terminal: Terminal,
     run_id: Annotated[

@@ -9,7 +9,7 @@ import pytest
 
 from wfrun.errors import UsageError
 from wfrun.spec import inspect_workflow, load_workflow
-from wfrun.spec.checks import Needed
+from wfrun.spec.graphs import Needed
 
 
 def test_a_list_param_holding_a_date_can_be_used_inside_a_string(tmp_path: Path) -> None:

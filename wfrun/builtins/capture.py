@@ -89,6 +89,7 @@ def run(
     split_stdout: bool = False,
     stdout_matches: str | None = None,
     on_kill: Callable[[], None] | None = None,
+    on_output: Callable[[bytes], None] | None = None,
 ) -> Captured:
     """Run `argv`; kill its session on timeout or cancel. A missing program is exit 127.
 
@@ -98,7 +99,8 @@ def run(
     `stdout_matches` (implies `split_stdout`) is searched for in stdout within the same
     timeout, and as cancellable as the command: see `matches`. `on_kill` runs when the
     command is killed (timeout, cancel, Ctrl-C) before its session is: a command run
-    elsewhere (`docker exec`) is stopped there too.
+    elsewhere (`docker exec`) is stopped there too. `on_output` is given what the command
+    prints as it prints it, in whole lines (see `LiveLines`).
     """
     split_stdout = split_stdout or stdout_matches is not None
     began = time.monotonic()
@@ -115,12 +117,12 @@ def run(
     assert proc.stdout is not None  # spawned with stdout=PIPE
     streams = {
         proc.stdout.fileno(): _Stream(
-            proc.stdout, [combined, stdout] if split_stdout else [combined]
+            proc.stdout, [combined, stdout] if split_stdout else [combined], on_output
         )
     }
     if split_stdout:
         assert proc.stderr is not None
-        streams[proc.stderr.fileno()] = _Stream(proc.stderr, [combined])
+        streams[proc.stderr.fileno()] = _Stream(proc.stderr, [combined], on_output)
     timed_out = was_cancelled = False
     deadline = None if timeout is None else began + timeout
     grace = 0.0  # unless it exits by itself: then leftovers get LEFTOVER_GRACE
@@ -278,9 +280,12 @@ class _Stream:
     """One pipe of the command: whole lines go into its tails, so two pipes never
     splice half-lines together (a long run without newlines is passed on anyway)."""
 
-    def __init__(self, file: IO[bytes], tails: list[_Tail]) -> None:
+    def __init__(
+        self, file: IO[bytes], tails: list[_Tail], on_output: Callable[[bytes], None] | None
+    ) -> None:
         self.file = file
         self.tails = tails
+        self.on_output = on_output
         self.pending = b""
         self.done = False
 
@@ -307,3 +312,52 @@ class _Stream:
     def _add(self, data: bytes) -> None:
         for tail in self.tails:
             tail.add(data)
+        if self.on_output is not None:
+            self.on_output(data)
+
+
+class LiveLines:
+    """A running command's output passed on line by line (`ctx.log`), bounded: at most
+    `PER_WINDOW` lines each `WINDOW` seconds, each cut to `MAX_LINE` characters; what is
+    held back is counted, said once the flood eases, and kept in the transcript. A flood
+    therefore costs the run a counter, never an event per line or memory per line."""
+
+    PER_WINDOW = 20
+    WINDOW = 0.5
+    MAX_LINE = 300
+
+    def __init__(self, emit: Callable[[str], None]) -> None:
+        self._emit = emit
+        self._partial = b""
+        self._window = time.monotonic()
+        self._sent = 0
+        self._held = 0
+
+    def feed(self, data: bytes) -> None:
+        *lines, rest = (self._partial + data).split(b"\n")
+        self._partial = rest[: 4 * self.MAX_LINE]
+        for line in lines:
+            self._line(line)
+
+    def close(self) -> None:
+        if self._partial:
+            self._line(self._partial)
+            self._partial = b""
+        self._note_held()
+
+    def _line(self, raw: bytes) -> None:
+        now = time.monotonic()
+        if now - self._window >= self.WINDOW:
+            self._note_held()
+            self._window, self._sent = now, 0
+        if self._sent >= self.PER_WINDOW:
+            self._held += 1
+            return
+        self._sent += 1
+        text = raw.decode("utf-8", errors="replace").rstrip("\r")
+        self._emit(text[: self.MAX_LINE])
+
+    def _note_held(self) -> None:
+        if self._held:
+            held, self._held = self._held, 0
+            self._emit(f"[{held} lines not shown live: the transcript has the output]")

@@ -16,14 +16,18 @@ class ChatReply:
     text: str
     usage: Mapping[str, int] = field(default_factory=dict)
     latency_s: float = 0.0
+    cost: float | None = None  # from the model's `price:`; None when it has none
 
     def usage_event(self) -> dict[str, Any]:
-        """Token counts and latency, as a turn's `usage` (what the events show)."""
-        return {
+        """Token counts and latency (and cost, if priced), as a turn's `usage`."""
+        usage: dict[str, Any] = {
             "prompt_tokens": int(self.usage.get("prompt_tokens", 0)),
             "completion_tokens": int(self.usage.get("completion_tokens", 0)),
             "latency_s": round(self.latency_s, 6),
         }
+        if self.cost is not None:
+            usage["cost"] = round(self.cost, 8)
+        return usage
 
 
 @runtime_checkable

@@ -25,7 +25,7 @@ from wfrun.builtins.container import Container
 from wfrun.builtins.errors import AgentSetupError
 from wfrun.builtins.memory import Memory
 from wfrun.builtins.process import Process
-from wfrun.builtins.shell import describe, previous_text
+from wfrun.builtins.shell import add_command, describe, previous_text
 from wfrun.builtins.workspace import Workspace
 from wfrun.engine import procs
 from wfrun.engine.api import AgentContext, LiveResource, TurnContext, TurnResult
@@ -99,12 +99,25 @@ class Executor:
         if self._input is None:
             # Later turns' `previous` is this loop's own last output, already in the history.
             self._input = previous_text(ctx.previous)
-        reply = self.model.chat(self.messages())
+        messages = self.messages()
+        reply = self.model.chat(messages)
         usage = reply.usage_event()
         text = reply.text.strip()
         stop = self.config.stop_token
         says_done = bool(self._stop.search(_BLOCK.sub("", text)))
         command = extract_command(text)
+        action = "command" if command else ("done" if says_done else "none")
+        ctx.transcript(
+            "model_call",
+            messages=[dict(m) for m in messages],
+            reply=reply.text,
+            action={"kind": action, "command": command},
+            tokens_in=usage["prompt_tokens"],
+            tokens_out=usage["completion_tokens"],
+            latency_s=usage["latency_s"],
+            retries=0,  # the client does not retry: a failed call fails the turn
+            **({"cost": usage["cost"]} if "cost" in usage else {}),
+        )
         if command is None and says_done:
             self._remember({"reply": text, "command": None, "observation": None})
             return TurnResult(output=text, done=True, success=True, usage=usage)
@@ -118,6 +131,7 @@ class Executor:
             shown = f"{text}\n[no command found in the reply: nothing was run]".lstrip("\n")
             return self._result(shown, ctx, success=False, usage=usage)
         done = self._run(command, ctx)
+        add_command(ctx, ["/bin/sh", "-c", command], self._where(ctx), done)
         body = describe(
             done,
             max_output=self.config.max_output,
@@ -183,14 +197,27 @@ class Executor:
             cwd = self.target.cwd
         elif self.target is not None:
             cwd = _path_of(self.target, ctx.attributes, self.ctx)
-        return capture.run(
+        live = capture.LiveLines(ctx.log)  # lines stream to the board and events.jsonl
+        done = capture.run(
             argv,
             cwd=cwd,
             env=env,
             timeout=self.config.command_timeout,
             cancelled=ctx.cancelled,
             max_output=self.config.max_output,
+            on_output=live.feed,
         )
+        live.close()
+        return done
+
+    def _where(self, ctx: TurnContext) -> str:
+        if isinstance(self.target, Container):
+            return f"container {self.target.ctx.name}"
+        if isinstance(self.target, Process):
+            return str(self.target.cwd)
+        if self.target is not None:
+            return str(_path_of(self.target, ctx.attributes, self.ctx))
+        return str(self.ctx.base_dir)
 
     def _remember(self, step: dict[str, Any]) -> None:
         if self.memory is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
@@ -14,6 +15,13 @@ from wfrun.builtins.openai_api import OpenAIClient
 from wfrun.builtins.replay import ReplayScript
 from wfrun.engine.api import ResourceContext
 from wfrun.registry import TypeSpec
+
+
+class Price(Config):
+    """What a million tokens cost, in any currency (the run's totals are in it too)."""
+
+    input: float = Field(ge=0, description="per million input (prompt) tokens")
+    output: float = Field(ge=0, description="per million output (completion) tokens")
 
 
 class ModelConfig(Config):
@@ -34,6 +42,12 @@ class ModelConfig(Config):
         ge=0,
         le=20,
         description="retries of HTTP 429, 5xx and connection errors (backoff, Retry-After)",
+    )
+    estimate_tokens: bool = Field(
+        False, description="replay: count a token per 4 characters (to try budgets offline)"
+    )
+    price: Price | None = Field(
+        None, description="{input, output} per million tokens: turns and the run get a cost"
     )
 
     @model_validator(mode="after")
@@ -61,7 +75,9 @@ class Model:
     def start(self) -> Mapping[str, Any]:
         config = self.config
         if config.provider == "replay":
-            self.client = ReplayScript(self.ctx.base_dir / (config.script or ""))
+            self.client = ReplayScript(
+                self.ctx.base_dir / (config.script or ""), estimate_tokens=config.estimate_tokens
+            )
         else:
             defaults = {
                 key: value
@@ -94,7 +110,15 @@ class Model:
         if self.client is None:
             msg = f"model {self.ctx.name!r} is not started"
             raise ModelError(msg)
-        return self.client.chat(messages, **options)
+        reply = self.client.chat(messages, **options)
+        price = self.config.price
+        if price is None:
+            return reply
+        cost = (
+            reply.usage.get("prompt_tokens", 0) * price.input
+            + reply.usage.get("completion_tokens", 0) * price.output
+        ) / 1e6
+        return dataclasses.replace(reply, cost=cost)
 
 
 TYPES = [

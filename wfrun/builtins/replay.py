@@ -2,6 +2,8 @@
 
 The script is a list; each entry is a string or `{content: ...}`, answered in order,
 one per `chat` call, whatever was asked. Running out is an error, never a silent repeat.
+With `estimate_tokens` it counts a token per 4 characters sent or answered (the model's
+`estimate_tokens: true`), so budgets and prices can be tried offline.
 """
 
 from __future__ import annotations
@@ -21,8 +23,9 @@ from wfrun.builtins.errors import ModelError
 class ReplayScript:
     """Answers from `path`, in order; thread-safe."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, estimate_tokens: bool = False) -> None:
         self.path = path
+        self.estimate_tokens = estimate_tokens
         self.answers = load_answers(path)
         self.used = 0
         self._lock = threading.Lock()
@@ -31,7 +34,7 @@ class ReplayScript:
         return f"ReplayScript({str(self.path)!r}, used={self.used}/{len(self.answers)})"
 
     def chat(self, messages: Sequence[Message], **options: Any) -> ChatReply:
-        del messages, options  # a replay answers the same whatever it is asked
+        del options  # a replay answers the same whatever it is asked
         with self._lock:
             if self.used >= len(self.answers):
                 msg = (
@@ -41,7 +44,16 @@ class ReplayScript:
                 raise ModelError(msg)
             text = self.answers[self.used]
             self.used += 1
-        return ChatReply(text=text, usage={"prompt_tokens": 0, "completion_tokens": 0})
+        if not self.estimate_tokens:
+            return ChatReply(text=text, usage={"prompt_tokens": 0, "completion_tokens": 0})
+        sent = sum(len(str(m.get("content", ""))) for m in messages)
+        usage = {"prompt_tokens": _estimate(sent), "completion_tokens": _estimate(len(text))}
+        return ChatReply(text=text, usage=usage)
+
+
+def _estimate(characters: int) -> int:
+    """About a token per 4 characters (English text and code), rounded up."""
+    return -(-characters // 4)
 
 
 def load_answers(path: Path) -> list[str]:

@@ -110,6 +110,7 @@ class ShellAgent:
                 stdout_matches=config.success.stdout_matches,
             )
         else:
+            live = capture.LiveLines(ctx.log)  # lines stream to the board and events.jsonl
             done = capture.run(
                 argv,
                 cwd=self.cwd,
@@ -118,7 +119,11 @@ class ShellAgent:
                 cancelled=ctx.cancelled,
                 max_output=config.max_output,
                 stdout_matches=config.success.stdout_matches,  # matched in a child: bounded
+                on_output=live.feed,
             )
+            live.close()
+        where = f"container {config.in_}" if self.sandbox is not None else str(self.cwd)
+        add_command(ctx, argv, where, done)
         success = done.exit_code == config.success.exit_code and done.matched is not False
         return TurnResult(
             output=describe(
@@ -145,6 +150,22 @@ def previous_text(previous: Any) -> str:
         return ""
     text = previous if isinstance(previous, str) else str(previous)
     return text[-PREVIOUS_LIMIT:] if len(text) > PREVIOUS_LIMIT else text
+
+
+def add_command(ctx: TurnContext, argv: list[str], where: str, done: capture.Captured) -> None:
+    """A command's entry in the phase transcript (stdout and stderr as written, one stream)."""
+    ctx.transcript(
+        "command",
+        argv=argv,
+        cwd=where,
+        exit_code=done.exit_code,
+        output=done.output,
+        output_chars=len(done.output),
+        output_cut=done.truncated,
+        timed_out=done.timed_out,
+        cancelled=done.cancelled,
+        seconds=done.duration_s,
+    )
 
 
 def describe(

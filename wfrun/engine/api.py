@@ -20,6 +20,12 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 Log = Callable[[str], None]
+Transcript = Callable[..., None]  # transcript(type, **fields): an entry in the phase's transcript
+
+
+def no_transcript(kind: str, /, **fields: Any) -> None:
+    """The default `TurnContext.transcript` (a plugin's own context): entries go nowhere."""
+    del kind, fields
 
 
 @runtime_checkable
@@ -101,6 +107,9 @@ class TurnContext:
     base_dir: Path
     cancelled: threading.Event
     log: Log
+    # Add an entry to transcripts/<phase>.jsonl: ctx.transcript("note", text=...). Masked
+    # and cut like the rest of the record; a no-op where no record is kept.
+    transcript: Transcript = no_transcript
 
 
 class Agent(Protocol):

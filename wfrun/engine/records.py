@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import orjson
 
 from wfrun.engine import events as ev
+from wfrun.engine.usage import cost_of, tokens_of
 from wfrun.errors import RunError, UsageError
 
 RUN_FILE = "run.json"
@@ -126,6 +127,8 @@ class RecordSink:
             "exit_code": None,
             "phases": {},
             "resources": {},
+            "tokens": {"in": 0, "out": 0},
+            "cost": None,  # a number once a priced model answered
         }
         self._outputs = run_dir / OUTPUTS_DIR
         try:  # nothing started yet: a record that cannot begin stops the run here
@@ -185,6 +188,21 @@ class RecordSink:
         """`--resume` (issue 19): the phase's record in the parent run stands."""
         self._phase(event.phase).update(status="running", reused_from=event.parent)
 
+    def _agent_output(self, event: ev.AgentOutput) -> None:
+        """Tokens and cost per phase and for the run (only phases that used any say so)."""
+        if not event.usage:
+            return
+        tokens_in, tokens_out = tokens_of(event.usage)
+        cost = cost_of(event.usage) if "cost" in event.usage else None
+        if not (tokens_in or tokens_out or cost is not None):
+            return
+        for entry in (self._phase(event.phase), self.summary):
+            tokens = entry.setdefault("tokens", {"in": 0, "out": 0})
+            tokens["in"] += tokens_in
+            tokens["out"] += tokens_out
+            if cost is not None:
+                entry["cost"] = round((entry.get("cost") or 0.0) + cost, 8)
+
     def _phase_skipped(self, event: ev.PhaseSkipped) -> None:
         self._phase(event.phase).update(status="skipped", reason=event.reason)
 
@@ -218,6 +236,7 @@ class RecordSink:
         ev.PhaseSkipped: _phase_skipped,
         ev.PhaseRetry: _phase_retry,
         ev.PhaseReused: _phase_reused,
+        ev.AgentOutput: _agent_output,
         ev.ResourceStarting: _resource_starting,
         ev.ResourceStarted: _resource_started,
         ev.ResourceFailed: _resource_failed,

@@ -130,6 +130,8 @@ def run_workflow(
     ):
         try:
             scheduler.run()
+            if scheduler.stop_reason:  # budget: or max_spawns: crossed (issue 18)
+                status, reason = RunStatus.FAILED, scheduler.stop_reason
         except KeyboardInterrupt:
             interrupts.defer()  # (the handler did both already, unless it came from elsewhere)
             scheduler.interrupt()

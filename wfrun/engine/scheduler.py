@@ -38,6 +38,7 @@ from typing import Any
 from wfrun.engine import events as ev
 from wfrun.engine.capacity import Admission
 from wfrun.engine.turns import CancelFlag, PhaseRun, TurnRunner, elapsed
+from wfrun.engine.usage import UsageMeter
 from wfrun.planner import Ledger, Plan
 from wfrun.spec import expr
 from wfrun.spec.model import Phase, Workflow
@@ -129,7 +130,29 @@ class Scheduler:
         self.reused = dict(reused or {})  # `--resume` (issue 19): phase -> recorded output
         self.parent = parent
         self.identities = dict(identities or {})
+        self._limits_hook(workflow, runner)
         self._build_runs()
+
+    # -- budget: and max_spawns: (issue 18) ----------------------------------------------
+
+    def _limits_hook(self, workflow: Workflow, runner: TurnRunner) -> None:
+        """Crossing `budget:` or `max_spawns:` stops the run: failed, with the reason."""
+        self.stop_reason = ""
+        self._spawned = 0
+        seconds = workflow.budget.get("seconds")
+        self._budget_deadline = time.monotonic() + seconds if seconds else None
+        if workflow.budget.get("tokens") or workflow.budget.get("cost"):
+            meter = UsageMeter(workflow.budget, lambda r: self._inbox.put(lambda: self.stop(r)))
+            runner.on_usage = meter.add
+
+    def stop(self, reason: str) -> None:
+        """Stop the run gracefully: start nothing more, cancel what runs (teardown follows).
+        Called with the lock held (from the inbox, a deadline or a spawn)."""
+        if self.stop_reason:
+            return
+        self.stop_reason = reason
+        self.emit(ev.Notice, message=f"stopping the run: {reason}", level="warning")
+        self._cancel_running(reason)
 
     def _build_runs(self) -> None:
         phases = self.workflow.phases
@@ -243,12 +266,17 @@ class Scheduler:
 
     def _next_timeout(self) -> float:
         deadlines = [r.deadline for r in self.running.values() if r.deadline is not None]
+        if self._budget_deadline is not None and not self.stop_reason:
+            deadlines.append(self._budget_deadline)
         if not deadlines:
             return IDLE_WAKE
         return max(0.0, min(IDLE_WAKE, min(deadlines) - time.monotonic()))
 
     def _expire(self) -> None:
         now = time.monotonic()
+        if self._budget_deadline is not None and now >= self._budget_deadline:
+            seconds = self.workflow.budget["seconds"]
+            self.stop(f"budget exceeded: the run took longer than {seconds:g}s")
         for run in list(self.running.values()):
             if run.deadline is None or now < run.deadline:
                 continue
@@ -416,6 +444,11 @@ class Scheduler:
     def _spawn(self, run: PhaseRun) -> list[PhaseRun]:
         made: list[PhaseRun] = []
         for request in run.spawns:
+            limit = self.workflow.max_spawns
+            if limit is not None and self._spawned >= limit:
+                self.stop(f"max_spawns exceeded: {run.name} asked for more than {limit} spawns")
+                break
+            self._spawned += 1
             template: Phase = self.workflow.templates[request.template]
             name = f"{request.template}-{next(self._spawn_ids)}"
             reacquire = self.ledger.spawned(request.template, name, run.name)
@@ -491,9 +524,13 @@ class Scheduler:
 
     def cancel_running(self, reason: str) -> None:
         with self._lock:
-            self._stopping = True
-            for run in self.running.values():
-                run.cancel(reason)
+            self._cancel_running(reason)
+
+    def _cancel_running(self, reason: str) -> None:
+        """Start nothing more, cancel what runs (lock held)."""
+        self._stopping = True
+        for run in self.running.values():
+            run.cancel(reason)
 
     def drain(self, grace: float) -> None:
         """Wait (bounded) for cancelled phases to return, recording how they ended."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from wfrun.engine import spawning
 from wfrun.engine.api import AgentContext, Spawn, TurnContext, TurnResult, as_result
 from wfrun.engine.pool import ResourcePool
 from wfrun.engine.render import RenderError, render_config
+from wfrun.engine.transcript import PhaseTranscript
 from wfrun.errors import ResourceStartError, RunError
 from wfrun.redact import Redactor
 from wfrun.registry import Registry
@@ -113,6 +114,7 @@ class TurnRunner:
         }
         self._configs: dict[str, Any] = {}
         self._redactor = Redactor.for_environ(self.workflow.secrets, self.environ)
+        self.on_usage: Callable[[Mapping[str, Any]], None] | None = None  # budget meter
 
     def run(self, run: PhaseRun) -> PhaseRun:
         """Run `run` to a verdict; never raises for problems that belong to the phase."""
@@ -172,6 +174,13 @@ class TurnRunner:
         raise KeyError(namespace)
 
     def _turns(self, run: PhaseRun, agents: list[Any]) -> None:
+        transcript = PhaseTranscript(self.run_dir, run.name, self._redactor, self.emitter.now)
+        try:
+            self._take_turns(run, agents, transcript)
+        finally:
+            transcript.close()
+
+    def _take_turns(self, run: PhaseRun, agents: list[Any], transcript: PhaseTranscript) -> None:
         emit = self.emitter.emit
         spec = run.spec
         names = spec.agents
@@ -190,16 +199,29 @@ class TurnRunner:
                 iteration=iteration,
                 max_iterations=spec.max_iterations,
             )
-            context = self._context(run, agent_name, iteration, previous, history)
+            add = transcript.bound(agent_name, iteration)
+            context = self._context(run, agent_name, iteration, previous, history, add)
             run.iterations = iteration
+            add("turn_input", previous=_jsonable(previous), params=_jsonable(run.params))
             try:
                 last = as_result(agents[index].act(context))
             except Exception as exc:  # noqa: BLE001 - an agent's bug fails its phase, not the run
                 reason = f"agent {agent_name!r} raised {type(exc).__name__}: {exc}"
+                add("turn_error", error=reason)
                 saved = self._save_traceback(run.name, agent_name, exc)
                 _fail(run, PhaseStatus.ERROR, f"{reason} (traceback: {saved})" if saved else reason)
                 return
             history.append(last)
+            add(
+                "turn_result",
+                output=last.output,
+                success=last.success,
+                done=last.done,
+                usage=_jsonable(last.usage),
+                spawn=[{"template": s.template, "params": _jsonable(s.params)} for s in last.spawn],
+            )
+            if self.on_usage is not None and last.usage:
+                self.on_usage(last.usage)
             emit(
                 ev.AgentOutput,
                 phase=run.name,
@@ -246,6 +268,7 @@ class TurnRunner:
         iteration: int,
         previous: Any,
         history: list[TurnResult],
+        transcript: Callable[..., None],
     ) -> TurnContext:
         mine = self._mine[agent_name]
         emit = self.emitter.emit
@@ -268,6 +291,7 @@ class TurnRunner:
             base_dir=self.base_dir,
             cancelled=run.cancelled,
             log=log,
+            transcript=transcript,
         )
 
 
@@ -285,6 +309,17 @@ def _verdict_reason(spec: Phase, last: TurnResult, iterations: int) -> str:
     if not last.done and iterations >= spec.max_iterations:
         return f"no success within max_iterations ({spec.max_iterations})"
     return "the last turn failed"
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON data for a transcript: mappings and sequences kept, the rest as text."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return str(value)
 
 
 def _short(exc: BaseException) -> str:

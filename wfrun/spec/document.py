@@ -112,6 +112,14 @@ class TemplateDoc(_PhaseFields):
     )
 
 
+class BudgetDoc(_Strict):
+    """What a whole run may use; crossing any of them stops it (failed, with teardown)."""
+
+    tokens: int | None = Field(None, ge=1, description="model tokens, input plus output")
+    cost: float | None = Field(None, gt=0, description="cost, from the models' price:")
+    seconds: float | None = Field(None, gt=0, description="wall-clock seconds of the run")
+
+
 class WorkflowDoc(_Strict):
     """A wfrun workflow file."""
 
@@ -139,6 +147,12 @@ class WorkflowDoc(_Strict):
     secrets: list[Annotated[str, StringConstraints(pattern=ENV_NAME_PATTERN)]] = Field(
         default_factory=list,
         description="environment variables whose values wfrun shows and records only as ***",
+    )
+    budget: BudgetDoc | None = Field(
+        None, description="stop the run when it crosses {tokens, cost, seconds}"
+    )
+    max_spawns: int | None = Field(
+        None, ge=0, description="stop the run when agents spawn more phases than this"
     )
 
 

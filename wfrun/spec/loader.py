@@ -456,6 +456,8 @@ def _build(doc: WorkflowDoc, source: Source, base_dir: Path) -> Workflow:
         plugins=tuple(doc.plugins),
         secrets=tuple(dict.fromkeys(doc.secrets)),
         limits=dict(doc.limits),
+        budget={k: v for k, v in (doc.budget.model_dump() if doc.budget else {}).items() if v},
+        max_spawns=doc.max_spawns,
         places={  # capacity problems are found by the planner, reported at these
             **{f"resources.{n}": source.at(("resources", n), key=True) for n in doc.resources},
             **{f"limits.{k}": source.at(("limits", k), key=True) for k in doc.limits},

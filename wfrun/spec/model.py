@@ -86,6 +86,8 @@ class Workflow:
     plugins: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()  # environment variable names, never their values
     limits: Mapping[str, int] = field(default_factory=dict)  # type or pool -> most alive at once
+    budget: Mapping[str, float] = field(default_factory=dict)  # tokens, cost, seconds
+    max_spawns: int | None = None  # spawned phases the run may add at most
     # where capacity problems are reported: "resources.NAME" and "limits.KEY" -> position
     places: Mapping[str, Position] = field(default_factory=dict)
 

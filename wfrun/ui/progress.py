@@ -19,6 +19,7 @@ from rich.segment import Segment
 from rich.style import Style
 
 from wfrun.engine import events as ev
+from wfrun.engine.usage import cost_of, tokens_of
 from wfrun.ui.terminal import printable
 
 _STATUS_STYLE = {
@@ -72,11 +73,16 @@ class PlainLines:
     def __init__(self, console: Console, *, quiet: bool = False) -> None:
         self.stream = console.file
         self.quiet = quiet
+        self.totals = _Totals()
 
     def handle(self, event: ev.Event) -> None:
+        self.totals.add(event)
         line, problem = self._line(event)
         if line and (problem or not self.quiet):
             self.stream.write(f"[{event.t:8.2f}s] {printable(line)}\n")
+            if isinstance(event, ev.RunFinished):
+                for extra in self.totals.summary(reasons=False):
+                    self.stream.write(f"  {printable(extra)}\n")
             self.stream.flush()
 
     def _line(self, event: ev.Event) -> tuple[str, bool]:
@@ -129,6 +135,52 @@ class PlainLines:
         return None
 
 
+class _Totals:
+    """What the end of a run must say however many phases passed: every failed phase with
+    its reason (the first MAX_FAILED, then a count), and the tokens and cost used."""
+
+    MAX_FAILED = 50
+
+    def __init__(self) -> None:
+        self.failed: dict[str, str] = {}
+        self.tokens = [0, 0]
+        self.cost: float | None = None
+
+    def add(self, event: ev.Event) -> None:
+        if isinstance(event, ev.PhaseFinished) and event.status in _FAILED:
+            self.failed[event.phase] = f"{event.status}: {event.reason}".rstrip(": ")
+        elif isinstance(event, ev.AgentOutput) and event.usage:
+            tokens_in, tokens_out = tokens_of(event.usage)
+            self.tokens[0] += tokens_in
+            self.tokens[1] += tokens_out
+            if "cost" in event.usage:
+                self.cost = (self.cost or 0.0) + cost_of(event.usage)
+
+    def summary(self, *, reasons: bool = True) -> list[str]:
+        """Plain lines said each reason as its phase ended: they list names only."""
+        lines = []
+        if self.tokens[0] or self.tokens[1]:
+            cost = f", cost {self.cost:.4f}" if self.cost is not None else ""
+            lines.append(f"tokens: {self.tokens[0]} in, {self.tokens[1]} out{cost}")
+        if self.failed and not reasons:
+            names = [f"{name} ({why.split(':')[0]})" for name, why in self.failed.items()]
+            more = len(names) - self.MAX_FAILED
+            tail = f" … and {more} more (wfrun show RUN)" if more > 0 else ""
+            lines.append(
+                f"failed phases ({len(names)}): {', '.join(names[: self.MAX_FAILED])}{tail}"
+            )
+        elif self.failed:
+            lines.append(f"failed phases ({len(self.failed)}):")
+            items = list(self.failed.items())
+            lines += [f"  ✗ {name}: {why}" for name, why in items[: self.MAX_FAILED]]
+            if len(items) > self.MAX_FAILED:
+                lines.append(f"  … and {len(items) - self.MAX_FAILED} more (wfrun show RUN)")
+        return lines
+
+
+_FAILED = frozenset({"failed", "timeout", "error", "cancelled"})
+
+
 @dataclass
 class _PhaseRow:
     name: str
@@ -163,6 +215,7 @@ class LiveBoard:
         self._order: list[_PhaseRow] = []  # listing order (spawned ones appended)
         self._first_pending = 0  # no pending row before this index of _order
         self._final: str = ""
+        self._totals = _Totals()
         self._live = Live(
             get_renderable=self._render,
             console=console,
@@ -179,6 +232,7 @@ class LiveBoard:
             self._live.start()  # not in __init__: a board never used must not leave a thread
 
     def _apply(self, event: ev.Event) -> None:
+        self._totals.add(event)
         match event:
             case ev.RunStarted():
                 self._title = f"{event.workflow} · run {event.run_id}"
@@ -291,6 +345,8 @@ class LiveBoard:
             frame.line((f"  {line}", _DIM))
         if self._final:
             frame.line((self._final, _BOLD))
+            for line in self._totals.summary():
+                frame.line((line, _STYLES["failed"] if "✗" in line else None))
         return frame
 
     def close(self) -> None:

@@ -51,16 +51,27 @@ def render_run(console: Console, run_dir: Path) -> bool:
     console.print(f"record: {run_dir}")
     if status == "unreadable":
         return False
-    phases = Table("phase", "status", "turns", "seconds", "reason", title="phases")
-    for name, phase in _entries(data.get("phases")):
+    console.print(usage_line(data.get("tokens"), data.get("cost")) or "tokens: none used")
+    entries = _entries(data.get("phases"))
+    counted = any(isinstance(p.get("tokens"), dict) for _, p in entries)
+    extra = ("tokens", "cost") if counted else ()  # narrow tables keep reasons on one line
+    phases = Table("phase", "status", "turns", "seconds", *extra, "reason", title="phases")
+    for name, phase in entries:
+        tokens = phase["tokens"] if isinstance(phase.get("tokens"), dict) else {}
+        usage = (
+            f"{_text(tokens.get('in'))}/{_text(tokens.get('out'))}" if tokens else "",
+            f"{phase['cost']:.4f}" if isinstance(phase.get("cost"), int | float) else "",
+        )
         phases.add_row(
             name,
             _text(phase.get("status")),
             _text(phase.get("iterations")),
             _seconds(phase.get("seconds")),
+            *(usage if counted else ()),
             _text(phase.get("reason")),
         )
     console.print(phases)
+    render_failures(console, run_dir, data)
     resources = Table("resource", "type", "starts", "stops", "problems", title="resources")
     for name, resource in _entries(data.get("resources")):
         starts, stops = _list(resource.get("starts")), _list(resource.get("stops"))
@@ -87,6 +98,79 @@ def render_run(console: Console, run_dir: Path) -> bool:
             actions = "; ".join(map(_text, _list(entry.get("actions")))) or "nothing to do"
             console.print(f"cleanup at {_text(entry.get('at'))}: {actions}")
     return True
+
+
+def usage_line(tokens: Any, cost: Any) -> str:
+    """`tokens: 2442 in, 264 out (2706), cost 0.0005` — empty when none were counted."""
+    if not isinstance(tokens, dict) or not (tokens.get("in") or tokens.get("out")):
+        return ""
+    used_in, used_out = int(tokens.get("in") or 0), int(tokens.get("out") or 0)
+    priced = f", cost {cost:.4f}" if isinstance(cost, int | float) else ", cost: no price: given"
+    return f"tokens: {used_in} in, {used_out} out ({used_in + used_out}){priced}"
+
+
+def render_failures(console: Console, run_dir: Path, data: Mapping[str, Any]) -> None:
+    """Each failed phase: its reason, its last command's exit code, the last lines of its
+    output (or of the service log its reason names)."""
+    failed = [(n, p) for n, p in _entries(data.get("phases")) if p.get("status") in _FAILED]
+    if not failed:
+        return
+    console.print(f"failed phases ({len(failed)}):", style="bold red")
+    for name, phase in failed:
+        code = failure_exit_code(run_dir, name)
+        shown = f", exit code {code}" if code is not None else ""
+        console.print(
+            f"✗ {name}: {_text(phase.get('status'))}{shown} — {_text(phase.get('reason'))}"
+        )
+        for line in failure_tail(run_dir, name, phase, data):
+            console.print(f"    {_text(line)}", markup=False, highlight=False)
+
+
+_FAILED = frozenset({"failed", "timeout", "error", "cancelled"})
+TAIL_LINES = 10
+
+
+def failure_exit_code(run_dir: Path, phase: str) -> int | None:
+    """The exit code of the phase's last command, from its transcript (None: no command)."""
+    path = run_dir / "transcripts" / f"{phase}.jsonl"
+    code = None
+    try:
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                if '"command"' not in line:
+                    continue
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if entry.get("type") == "command":
+                    value = entry.get("exit_code")
+                    code = value if isinstance(value, int) else None
+    except OSError:
+        return None
+    return code
+
+
+def failure_tail(
+    run_dir: Path, phase: str, entry: Mapping[str, Any], data: Mapping[str, Any]
+) -> list[str]:
+    """The last lines of the phase's output, else of a log of a resource its reason names."""
+    candidates = []
+    if isinstance(entry.get("output"), str):
+        candidates.append(run_dir / entry["output"])
+    reason = str(entry.get("reason") or "")
+    for resource, _ in _entries(data.get("resources")):
+        if resource and resource in reason:
+            candidates.extend(sorted((run_dir / "logs").glob(f"{resource}*")))
+    for path in candidates:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        lines = text.rstrip("\n").splitlines()[-TAIL_LINES:]
+        if lines:
+            return [f"({path.name})", *lines] if path.parent.name == "logs" else lines
+    return []
 
 
 def render_cleanup(console: Console, results: list[CleanupResult]) -> None:

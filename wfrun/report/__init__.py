@@ -1,0 +1,1 @@
+"""`wfrun report`: one self-contained HTML file about a run, built from its record."""
