@@ -42,7 +42,10 @@ def cell_env(capacity_dir: Path | None) -> dict[str, str]:
 def status_of(code: int) -> tuple[str, str]:
     """The cell's status and a reason from the child's exit code."""
     if code < 0:
-        name = signal.Signals(-code).name if -code in signal.Signals else str(-code)
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
         return "killed", f"the cell's wfrun was killed by {name}"
     status = STATUS_BY_CODE.get(code, "error")
     return status, "" if code == 0 else f"wfrun run exited {code}"

@@ -168,14 +168,18 @@ def _die_with_parent() -> None:
         libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
 
 
+_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
 @contextlib.contextmanager
 def _signals_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP stop the sweep like Ctrl-C (one path: stop every cell)."""
+    """Ctrl-C, SIGTERM, SIGHUP and SIGQUIT all stop the sweep one way: stop every cell
+    (`wfrun/__main__.py`'s quiet handler would exit at once and leave them running)."""
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
-    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {s: signal.signal(s, interrupt) for s in _SIGNALS}
     try:
         yield
     finally:

@@ -122,7 +122,8 @@ def read_sweep(path: Path) -> tuple[Sweep | None, list[Diagnostic]]:
         source = parse_yaml(text, file)
     except SpecError as exc:
         return None, exc.diagnostics
-    return _Reading(source, path).run()
+    sweep, found = _Reading(source, path).run()
+    return sweep, sorted(found, key=Diagnostic.sort_key)
 
 
 class _Reading:
@@ -131,9 +132,12 @@ class _Reading:
         self.path = path
         self.found: list[Diagnostic] = []
 
-    def error(self, where: tuple[str | int, ...], message: str, hint: str = "") -> None:
+    def error(
+        self, where: tuple[str | int, ...], message: str, hint: str = "", *, key: bool = False
+    ) -> None:
         path = ".".join(map(str, where))
-        self.found.append(Diagnostic(self.source.at(where), message, hint, path=path))
+        position = self.source.at(where, key=key)
+        self.found.append(Diagnostic(position, message, hint, path=path))
 
     def run(self) -> tuple[Sweep | None, list[Diagnostic]]:
         data = self.source.data
@@ -217,7 +221,9 @@ class _Reading:
             combo: dict[str, str] = {}
             for name, item in entry.items():
                 if known_only and name not in matrix:
-                    self.error((key, i, name), f"{key}: {brief(name)} is not a matrix param")
+                    self.error(
+                        (key, i, name), f"{key}: {brief(name)} is not a matrix param", key=True
+                    )
                 elif not isinstance(item, str | int | float | bool):
                     self.error((key, i, name), f"{key}: {brief(item)} is not a scalar")
                 else:
@@ -285,8 +291,13 @@ def check_cells(sweep: Sweep, cells: list[Cell]) -> list[Diagnostic]:
         if key in seen:
             continue
         seen.add(key)
-        inspection = inspect_workflow(sweep.workflow, params=cell.params, registry=registry)
         label = ",".join(f"{k}={v}" for k, v in cell.params.items()) or "the workflow"
+        try:
+            inspection = inspect_workflow(sweep.workflow, params=cell.params, registry=registry)
+        except UsageError as exc:  # a value the param's type refuses, an unknown param
+            where = Position(str(sweep.workflow), 1, 1)
+            found.append(Diagnostic(where, f"cell {label}: {exc}", exc.hint, path="params"))
+            continue
         for d in inspection.diagnostics:
             found.append(
                 Diagnostic(d.position, f"cell {label}: {d.message}", d.hint, d.severity, d.path)
