@@ -249,3 +249,47 @@ def test_a_sweep_file_is_validated_with_positions_and_runs(sweeper: Sweeper) -> 
     ]  # fmt: skip
     schema = sweeper.run("schema", "--sweep")
     assert json.loads(schema.stdout)["title"] == "wfrun sweep"
+
+
+SERVICE = """
+import os, signal, sys, time
+alive = sys.argv[1]
+mine = os.path.join(alive, str(os.getpid()))
+def down(signum, frame):
+    os.remove(mine)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, down)
+open(mine, "w").close()
+with open(os.path.join(alive, "..", "counts.log"), "a") as log:
+    log.write(f"{len(os.listdir(alive))}\\n")
+while True:
+    time.sleep(1)
+"""
+
+
+def test_limit_caps_live_services_across_all_cells(sweeper: Sweeper) -> None:
+    (sweeper.path / "state" / "alive").mkdir(parents=True)
+    sweeper.write("service.py", SERVICE)
+    sweeper.write(
+        "svc.yaml",
+        f"""
+        version: 1
+        params: {{task: a}}
+        resources:
+          svc:
+            type: process
+            with: {{command: [{sys.executable}, service.py, state/alive], cwd: {sweeper.path}}}
+        agents:
+          a: {{type: shell, requires: [svc], with: {{run: [sleep, "0.4"]}}}}
+        phases:
+          p: {{agents: [a]}}
+        """,
+    )
+    proc = sweeper.run(
+        "sweep", "svc.yaml", "-m", "task=t1,t2,t3,t4,t5,t6", "-j", "4", "--limit", "process=2"
+    )
+    assert proc.returncode == 0, explain(proc)
+    counts = [int(x) for x in (sweeper.path / "state" / "counts.log").read_text().split()]
+    assert len(counts) == 6, counts
+    assert max(counts) <= 2, counts
+    assert list((sweeper.path / "state" / "alive").iterdir()) == []  # all were stopped

@@ -9,9 +9,13 @@ killed holder frees its slot at once, with no protocol of our own to get wrong.
 from __future__ import annotations
 
 import json
-import os
-import time
+import threading
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
 
 LIMITS_FILE = "limits.json"
 POLL = 0.05
@@ -33,13 +37,13 @@ class Slots:
             self.limits: dict[str, int] = json.loads((path / LIMITS_FILE).read_text("utf-8"))
         except (OSError, ValueError):
             self.limits = {}
-        self.held: dict[str, list[object]] = {}
 
-    def acquire(self, keys: list[str], cancelled: object = None) -> list[object]:
-        """Wait for a free slot of each limited key; the locks to release later."""
+    def acquire(self, keys: list[str], cancelled: threading.Event) -> list[BaseFileLock]:
+        """Wait for a free slot of each limited key; the locks to release later. A run
+        being torn down stops waiting (RuntimeError), releasing what it took."""
         from filelock import FileLock, Timeout  # noqa: PLC0415 - only with a sweep limit
 
-        taken: list[object] = []
+        taken: list[BaseFileLock] = []
         for key in keys:
             limit = self.limits.get(key)
             if not limit:
@@ -57,16 +61,19 @@ class Slots:
                 if got is not None:
                     taken.append(got)
                     break
-                time.sleep(POLL)
+                if cancelled.wait(POLL):
+                    self.release(taken)
+                    msg = "the run is stopping"
+                    raise RuntimeError(msg)
         return taken
 
     @staticmethod
-    def release(locks: list[object]) -> None:
-        for lock in locks:
-            lock.release()  # type: ignore[attr-defined]
+    def release(locks: list[BaseFileLock]) -> None:
+        for lock in reversed(locks):
+            lock.release()
 
 
-def from_environment() -> Slots | None:
+def sweep_slots(environ: Mapping[str, str]) -> Slots | None:
     """The sweep's slots when this run is a sweep cell with limits, else None."""
-    value = os.environ.get("WFRUN_CAPACITY_DIR")
+    value = environ.get("WFRUN_CAPACITY_DIR")
     return Slots(Path(value)) if value else None
