@@ -42,7 +42,7 @@ def run_sweep(record: SweepRecord, options: SweepOptions, on_event: OnEvent) -> 
                 jobs=options.jobs,
                 cell_timeout=options.cell_timeout,
                 retries=options.retries,
-                limits=limits,
+                capacity_dir=capacity_dir,
                 on_event=on_event,
             )
         else:
