@@ -293,3 +293,11 @@ def test_limit_caps_live_services_across_all_cells(sweeper: Sweeper) -> None:
     assert len(counts) == 6, counts
     assert max(counts) <= 2, counts
     assert list((sweeper.path / "state" / "alive").iterdir()) == []  # all were stopped
+
+
+def test_the_example_sweep_runs_offline(sweeper: Sweeper) -> None:
+    example = REPO / "workflows" / "exploit-and-patch" / "sweep.yaml"
+    proc = sweeper.run("sweep", str(example), "-j", "4", "-q", "--format", "csv")
+    assert proc.returncode == 0, explain(proc)
+    assert sweeper.record()["status"] == "succeeded"
+    assert len(sweeper.record()["cells"]) == 9

@@ -84,7 +84,7 @@ def run_dask(
         stack.enter_context(dask.config.set({"distributed.scheduler.allowed-failures": retries}))
         if address == "local":
             cluster = stack.enter_context(
-                LocalCluster(
+                LocalCluster(  # type: ignore[no-untyped-call]
                     n_workers=jobs,
                     threads_per_worker=1,
                     processes=True,
@@ -92,9 +92,9 @@ def run_dask(
                     dashboard_address=None,
                 )
             )
-            client = stack.enter_context(Client(cluster))
+            client = stack.enter_context(Client(cluster))  # type: ignore[no-untyped-call]
         else:
-            client = stack.enter_context(Client(address))
+            client = stack.enter_context(Client(address))  # type: ignore[no-untyped-call]
         futures: dict[Any, CellResult] = {}
         began: dict[int, float] = {}
         for result in todo:
@@ -116,7 +116,7 @@ def run_dask(
             on_event("cell_started", result)
         record.save()
         try:
-            for future in as_completed(list(futures)):
+            for future in as_completed(list(futures)):  # type: ignore[no-untyped-call]
                 _landed(record, futures[future], future, began, cell_timeout, on_event)
         except KeyboardInterrupt:
             client.cancel(list(futures))

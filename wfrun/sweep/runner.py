@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from wfrun.sweep.cell import cleanup_cell
 from wfrun.sweep.local import OnEvent, SweepInterrupted, run_local
 from wfrun.sweep.record import DONE, SweepRecord, new_record
 
@@ -27,6 +28,8 @@ def run_sweep(record: SweepRecord, options: SweepOptions, on_event: OnEvent) -> 
     todo = [r for r in record.results if r.status not in DONE]
     for result in todo:
         result.status = "pending"
+        if record.cell_dir(result.cell).is_dir():  # resumed: what a killed attempt left
+            cleanup_cell(record.cell_dir(result.cell))
     limits = {**record.sweep.limits, **(options.limits or {})}
     record.status, record.meta = "running", {"limits": limits, "executor": options.dask or "local"}
     record.save()

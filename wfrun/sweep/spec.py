@@ -17,8 +17,8 @@ from typing import Any
 from wfrun.errors import Diagnostic, Position, SpecError, UsageError, brief
 from wfrun.spec.source import Source, parse_yaml
 
-SWEEP_KEYS = ("version", "name", "description", "workflow", "matrix", "include", "exclude")
-SWEEP_KEYS += ("trials", "limits")
+SWEEP_KEYS: tuple[str, ...] = ("version", "name", "description", "workflow", "matrix")
+SWEEP_KEYS += ("include", "exclude", "trials", "limits")
 SWEEP_MARKERS = ("matrix", "workflow")  # a top-level key of these: a sweep file
 MAX_CELLS = 10_000
 
