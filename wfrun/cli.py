@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Callable
@@ -178,9 +179,10 @@ def validate(
     ] = DiagnosticFormat.text,
     limit: LimitOption = None,
 ) -> int:
-    """Check workflow files: report every problem as file:line:col, exit 2 if any."""
+    """Check workflow (and sweep) files: every problem as file:line:col, exit 2 if any."""
     from wfrun.registry import default_registry  # noqa: PLC0415 - lazy: see the imports
     from wfrun.spec import inspect_workflow  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.sweep.spec import check_cells, is_sweep_file, read_sweep  # noqa: PLC0415
     from wfrun.ui import diagnostics as diagnostics_view  # noqa: PLC0415 - lazy: see the imports
 
     overrides = parse_params(params)
@@ -188,6 +190,10 @@ def validate(
     registry = default_registry()
     found: list[Diagnostic] = []
     for f in files:
+        if is_sweep_file(f):  # a sweep file: its own keys, then every cell's workflow
+            sweep, problems = read_sweep(f)
+            found += problems if sweep is None else check_cells(sweep, sweep.cells())
+            continue
         inspection = inspect_workflow(f, params=overrides, registry=registry)
         found += inspection.diagnostics
         workflow = inspection.workflow
@@ -207,12 +213,15 @@ def schema(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
     ] = None,
+    sweep: Annotated[bool, typer.Option("--sweep", help="The schema of sweep files.")] = False,
 ) -> int:
     """Print the JSON Schema of workflow files (for editors: yaml-language-server)."""
     from wfrun.registry import default_registry  # noqa: PLC0415 - lazy: see the imports
     from wfrun.spec.schema import workflow_schema  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.sweep.spec import sweep_schema  # noqa: PLC0415 - lazy: see the imports
 
-    text = json.dumps(workflow_schema(default_registry()), indent=2) + "\n"
+    document = sweep_schema() if sweep else workflow_schema(default_registry())
+    text = json.dumps(document, indent=2) + "\n"
     if output is None:
         terminal.write(text)
     else:
@@ -350,6 +359,95 @@ def _resumable(workflow: Workflow, runs_dir: Path, run_id: str | None, terminal:
     return decide(workflow, parent)
 
 
+SWEEPS_DIR = ".wfrun/sweeps"
+SweepsDirOption = Annotated[
+    Path,
+    typer.Option("--sweeps-dir", help="Where sweep records live.", envvar="WFRUN_SWEEPS_DIR"),
+]
+
+
+class TableFormat(StrEnum):
+    text = "text"
+    csv = "csv"
+    json = "json"
+
+
+@app.command()
+@_handled
+def sweep(
+    terminal: Terminal,
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="A workflow file, a sweep file, or (with --resume) a sweep id.",
+            show_default=False,
+        ),
+    ],
+    matrix: Annotated[
+        list[str] | None,
+        typer.Option("--matrix", "-m", metavar="NAME=V1,V2", help="A param's values."),
+    ] = None,
+    trials: Annotated[int | None, typer.Option("--trials", min=1, help="Runs per cell.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Cells at once.")] = 1,
+    cell_timeout: Annotated[
+        float | None, typer.Option("--cell-timeout", min=0.1, help="Seconds per cell.")
+    ] = None,
+    limit: LimitOption = None,
+    dask: Annotated[
+        str | None,
+        typer.Option("--dask", metavar="ADDRESS", help="tcp://host:8786, or local."),
+    ] = None,
+    retries: Annotated[
+        int, typer.Option("--retries", min=0, help="Dask: reruns of a cell whose worker died.")
+    ] = 0,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Run a past sweep's cells that did not succeed.")
+    ] = False,
+    json_lines: Annotated[bool, typer.Option("--json", help="Cell events as JSON lines.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only problems.")] = False,
+    output_format: Annotated[
+        TableFormat, typer.Option("--format", "-f", help="The results: text, csv or json.")
+    ] = TableFormat.text,
+    sweeps_dir: SweepsDirOption = Path(SWEEPS_DIR),
+) -> int:
+    """Run a workflow over a matrix of params x trials; each cell a full run."""
+    from wfrun.sweep import record as records  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.sweep import spec  # noqa: PLC0415 - lazy: see the imports
+    from wfrun.sweep.runner import SweepOptions, run_sweep  # noqa: PLC0415 - lazy
+    from wfrun.ui import sweep_view  # noqa: PLC0415 - lazy: see the imports
+
+    limits = parse_limits(limit)
+    if resume:
+        found = records.find_sweep(sweeps_dir, target)
+        if found is None:
+            msg = f"no sweep {target!r} in {sweeps_dir}"
+            raise UsageError(msg, hint="wfrun show SWEEP_ID")
+        record = records.load_record(found)
+    else:
+        path = Path(target)
+        if spec.is_sweep_file(path):
+            if matrix:
+                msg = "-m is for a workflow file"
+                raise UsageError(msg, hint="put it in the sweep's matrix:")
+            chosen = spec.load_sweep_or_raise(path)
+            if trials is not None:
+                chosen = dataclasses.replace(chosen, trials=trials)
+        else:
+            chosen = spec.sweep_from_args(path, matrix or [], trials or 1, {})
+            problems = spec.check_cells(chosen, chosen.cells())
+            if any(d.severity == "error" for d in problems):
+                raise SpecError([d for d in problems if d.severity == "error"])
+        record = records.new_record(sweeps_dir, chosen, chosen.cells())
+    options = SweepOptions(jobs, cell_timeout, dask, retries, limits)
+    todo = sum(r.status not in records.DONE for r in record.results)
+    with sweep_view.SweepProgress(terminal.out, json_lines=json_lines, quiet=quiet) as progress:
+        progress.begin(record, todo)
+        code = run_sweep(record, options, progress)
+    if not json_lines:
+        sweep_view.render(terminal.out, records.read_record(record.dir), output_format.value)
+    return code
+
+
 @app.command()
 @_handled
 def runs(terminal: Terminal, runs_dir: RunsDirOption = Path(C.RUNS_DIR)) -> int:
@@ -366,11 +464,20 @@ def show(
     terminal: Terminal,
     run_id: Annotated[str | None, typer.Argument(help="Run id or prefix (default: last).")] = None,
     runs_dir: RunsDirOption = Path(C.RUNS_DIR),
+    sweeps_dir: SweepsDirOption = Path(SWEEPS_DIR),
 ) -> int:
-    """Summarise one run: phases, resources, what went wrong."""
+    """Summarise one run (phases, resources, what went wrong) or a sweep's results."""
     from wfrun.engine.history import find_run  # noqa: PLC0415 - lazy: see the imports
     from wfrun.ui import run_view  # noqa: PLC0415 - lazy: see the imports
 
+    if run_id:
+        from wfrun.sweep.record import find_sweep, read_record  # noqa: PLC0415 - lazy
+        from wfrun.ui import sweep_view  # noqa: PLC0415 - lazy: see the imports
+
+        found = find_sweep(sweeps_dir, run_id)
+        if found is not None:
+            sweep_view.render(terminal.out, read_record(found), "text")
+            return OK
     readable = run_view.render_run(terminal.out, find_run(runs_dir, run_id))
     return OK if readable else FAILED
 

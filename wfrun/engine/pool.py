@@ -36,6 +36,7 @@ from wfrun.engine.render import render_config
 from wfrun.errors import ResourceStartError
 from wfrun.registry import Registry
 from wfrun.spec.model import Workflow
+from wfrun.sweep.capacity import sweep_slots
 
 START_GRACE = 10.0  # seconds teardown waits for starts in flight to notice the cancel
 
@@ -77,6 +78,8 @@ class ResourcePool:
         self._starting: dict[str, LiveResource] = {}
         self.stop_errors: list[str] = []
         self.on_failure: Callable[[str, str], None] = lambda name, reason: None
+        self._sweep = sweep_slots(environ)  # a sweep's --limit across its cells, or None
+        self._held: dict[str, list[Any]] = {}
 
     def acquire(self, names: Sequence[str], *, phase: str) -> None:
         """Make every resource in `names` (start order) live; raise ResourceStartError."""
@@ -156,6 +159,9 @@ class ResourcePool:
         began = time.monotonic()
         holder: list[LiveResource] = []
         try:
+            if self._sweep is not None:  # the sweep's capacity, shared with other cells
+                keys = [resource.type, *([resource.pool] if resource.pool else [])]
+                self._held[name] = self._sweep.acquire(keys, self._cancel)
             spec = self._registry.get("resource", resource.type)
             if spec is None or spec.factory is None:
                 msg = f"resource type {resource.type!r} has no implementation in this install"
@@ -188,6 +194,7 @@ class ResourcePool:
             slot.failure, slot.attributes = reason, {}
             if not (holder and self._stop_quietly(name, holder[0])):
                 self._journal.forget(name)  # a failed stop stays listed for `wfrun cleanup`
+            self._release_sweep(name)
             emit(ev.ResourceFailed, resource=name, error=reason)
             if isinstance(exc, Exception):
                 raise ResourceStartError(resource=name, reason=reason) from exc
@@ -236,6 +243,7 @@ class ResourcePool:
             self._emitter.emit(ev.ResourceStopping, resource=name)
             began = time.monotonic()
             error = self._stop_quietly(name, live)
+            self._release_sweep(name)
             slot.live, slot.attributes, slot.broken = None, {}, ""
             with self._order_lock:
                 self._order.remove(name)
@@ -243,6 +251,10 @@ class ResourcePool:
                 self._journal.forget(name)
             seconds = round(time.monotonic() - began, 6)
             self._emitter.emit(ev.ResourceStopped, resource=name, seconds=seconds, error=error)
+
+    def _release_sweep(self, name: str) -> None:
+        if self._sweep is not None:
+            self._sweep.release(self._held.pop(name, []))
 
     def _stop_quietly(self, name: str, live: LiveResource) -> str:
         try:
