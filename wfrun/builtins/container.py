@@ -15,7 +15,6 @@ import secrets
 import shutil
 import subprocess
 import time
-import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -264,16 +263,7 @@ class Container:
 
     def _probed_port(self) -> tuple[str, int] | None:
         """The host and port a tcp or http probe connects to."""
-        probe = self.config.ready
-        if probe is None:
-            return None
-        if probe.tcp:
-            host, _, port = probe.tcp.rpartition(":")
-            return host.strip("[]"), int(port)
-        if probe.http:
-            url = urllib.parse.urlsplit(probe.http)
-            return url.hostname or "localhost", url.port or (443 if url.scheme == "https" else 80)
-        return None
+        return probes.probed_address(self.config.ready)
 
     def _stranger(self) -> str | None:
         """After a tcp/http probe passed on the host's network: why the socket it reached

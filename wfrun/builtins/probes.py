@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 
@@ -83,6 +84,20 @@ def check_for(
     if probe.http is not None:
         return http_check(probe.http)
     return command_check([*command_prefix, *(probe.command or [])], cwd=cwd, env=env)
+
+
+def probed_address(probe: ReadyProbe | None) -> tuple[str, int] | None:
+    """The host and port a tcp or http probe connects to (None for a command probe)."""
+    if probe is None:
+        return None
+    if probe.tcp:
+        host, _, port = probe.tcp.rpartition(":")
+        return host.strip("[]"), int(port)
+    if probe.http:
+        url = urllib.parse.urlsplit(probe.http)
+        default = 443 if url.scheme == "https" else 80
+        return url.hostname or "localhost", url.port or default
+    return None
 
 
 CANCELLED = "was cancelled before it was ready: the run is stopping"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
@@ -185,17 +184,7 @@ class Process:
 
     def _probed(self) -> tuple[str, int] | None:
         """The host and port a tcp or http probe connects to."""
-        probe = self.config.ready
-        if probe is None:
-            return None
-        if probe.tcp:
-            host, _, port = probe.tcp.rpartition(":")
-            return host.strip("[]"), int(port)
-        if probe.http:
-            url = urllib.parse.urlsplit(probe.http)
-            default = 443 if url.scheme == "https" else 80
-            return url.hostname or "localhost", url.port or default
-        return None
+        return probes.probed_address(self.config.ready)
 
     def _stranger(self) -> str | None:
         """After the probe passed: why the socket it reached is not this service's.

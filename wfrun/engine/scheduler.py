@@ -340,6 +340,10 @@ class Scheduler:
         if run.name in self.reused:  # `--resume`: its record stands; nothing is acquired
             self._reuse(run)
             return
+        self._launch(run)
+
+    def _launch(self, run: PhaseRun) -> None:
+        """Say the phase (or its next attempt) started and hand it to a worker."""
         self.emit(
             ev.PhaseStarted,
             phase=run.name,
@@ -429,16 +433,7 @@ class Scheduler:
         if run.spec.timeout is not None:
             run.deadline = now + wait + run.spec.timeout
         self.running[run.name] = run
-        self.emit(
-            ev.PhaseStarted,
-            phase=run.name,
-            agents=run.spec.agents,
-            max_iterations=run.spec.max_iterations,
-            spawned_by=run.spawned_by,
-        )
-        self._workers.submit(run)
-        if run.deadline is not None:  # the main thread re-reads the deadlines
-            self._inbox.put(_nothing)
+        self._launch(run)
         return True
 
     def _spawn(self, run: PhaseRun) -> list[PhaseRun]:

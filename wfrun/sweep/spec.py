@@ -92,9 +92,14 @@ def _matches(combo: Mapping[str, str], pattern: Mapping[str, str]) -> bool:
 
 
 def is_sweep_file(path: Path) -> bool:
-    """A file with a top-level `matrix:` or `workflow:` key (workflows have neither)."""
+    """A regular file with a top-level `matrix:` or `workflow:` key (workflows have
+    neither). Anything else (a pipe, a device) is left to the workflow loader: reading
+    it here would consume it, or never end."""
     try:
-        head = path.read_text(encoding="utf-8", errors="replace")[:200_000]
+        if not path.is_file():
+            return False
+        with path.open("rb") as handle:
+            head = handle.read(200_000).decode("utf-8", errors="replace")
     except OSError:
         return False
     return any(re.search(rf"(?m)^{key}\s*:", head) for key in SWEEP_MARKERS)
