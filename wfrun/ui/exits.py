@@ -15,10 +15,12 @@ from typing import NoReturn
 
 from wfrun.errors import PlanError, RunError, SpecError, UsageError, WfrunError
 from wfrun.redact import Redactor
+from wfrun.status import ExitCode as Code
 from wfrun.ui.diagnostics import render
 from wfrun.ui.terminal import Terminal
 
-OK, FAILED, INVALID, INTERNAL, INTERRUPTED = 0, 1, 2, 3, 130
+OK, FAILED, INVALID = Code.OK, Code.FAILED, Code.INVALID  # the table is wfrun.status's
+INTERNAL, INTERRUPTED = Code.INTERNAL, Code.INTERRUPTED
 
 
 class ExitCode(SystemExit):
