@@ -206,7 +206,8 @@ class Scheduler:
                 return
 
     def _work(self, run: PhaseRun) -> None:
-        """A worker's part: run the phase, post it back. Never raises."""
+        """A worker's part: run the phase, then record it and hand out what is next, under
+        the lock (the next phase is usually this worker's own next job). Never raises."""
         try:
             if run.backoff and run.cancelled.wait(run.backoff):  # `retry:` backoff, cut short
                 run.status, run.success = run.cancel_status, False
