@@ -6,10 +6,12 @@ and gets back an outcome whose repr shows everything, so a failing assert explai
 
 from __future__ import annotations
 
+import json
 import textwrap
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -115,3 +117,20 @@ def _dont_write_run_records_into_the_repo(
     yield
     if not existed:
         assert not REPO_RECORDS.exists(), f"a test wrote {REPO_RECORDS}"
+
+
+def only_run_dir(project: WfrunProject) -> Path:
+    """The one run folder a project's single `wfrun run` made."""
+    (found,) = (project.path / ".wfrun" / "runs").iterdir()
+    return found
+
+
+def run_events(project: WfrunProject, kind: str) -> list[dict[str, Any]]:
+    """That run's events of one kind, in order."""
+    lines = (only_run_dir(project) / "events.jsonl").read_text().splitlines()
+    return [e for e in map(json.loads, lines) if e["kind"] == kind]
+
+
+def run_record(project: WfrunProject) -> dict[str, Any]:
+    """That run's run.json."""
+    return cast(dict[str, Any], json.loads((only_run_dir(project) / "run.json").read_text()))

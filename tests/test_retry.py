@@ -12,28 +12,15 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import Files, WfrunProject
+from tests.conftest import run_events as events
+from tests.conftest import run_record as record
 
 MakeProject = Callable[[Files], WfrunProject]
-
-
-def run_dir(project: WfrunProject) -> Path:
-    (found,) = (project.path / ".wfrun" / "runs").iterdir()
-    return found
-
-
-def events(project: WfrunProject, kind: str) -> list[dict[str, Any]]:
-    lines = (run_dir(project) / "events.jsonl").read_text().splitlines()
-    return [e for e in map(json.loads, lines) if e["kind"] == kind]
-
-
-def record(project: WfrunProject) -> dict[str, Any]:
-    return json.loads((run_dir(project) / "run.json").read_text())  # type: ignore[no-any-return]
 
 
 class BusyAPI:

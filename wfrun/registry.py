@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import sys
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
@@ -41,7 +42,7 @@ class PluginError(WfrunError):
     """A plugin could not be loaded, or registered something malformed."""
 
 
-class OnDisk:
+class OnDisk(ABC):
     """Marks a `with:` field (`Annotated[str, marker]`) as naming something on disk.
 
     `validate` asks each marked value it finds (in lists and nested models too) for its
@@ -53,9 +54,9 @@ class OnDisk:
 
     what = "path"  # for the run-time warning: "... so validate cannot check the path"
 
+    @abstractmethod
     def problem(self, value: str, base_dir: Path) -> tuple[str, str] | None:
         """(message, hint) if `value` is not there, relative to `base_dir`; else None."""
-        raise NotImplementedError
 
 
 @dataclass(frozen=True)

@@ -20,23 +20,12 @@ from typing import Any, Self
 import pytest
 
 from tests.conftest import Files, WfrunProject
+from tests.conftest import only_run_dir as run_dir
+from tests.conftest import run_events as events
+from tests.conftest import run_record as record
 
 REPO = Path(__file__).resolve().parents[2]
 MakeProject = Callable[[Files], WfrunProject]
-
-
-def run_dir(project: WfrunProject) -> Path:
-    (found,) = (project.path / ".wfrun" / "runs").iterdir()
-    return found
-
-
-def events(project: WfrunProject, kind: str) -> list[dict[str, Any]]:
-    lines = (run_dir(project) / "events.jsonl").read_text().splitlines()
-    return [e for e in map(json.loads, lines) if e["kind"] == kind]
-
-
-def record(project: WfrunProject) -> dict[str, Any]:
-    return json.loads((run_dir(project) / "run.json").read_text())  # type: ignore[no-any-return]
 
 
 # -- a model API on loopback that remembers what it was asked ----------------------------
