@@ -6,73 +6,32 @@ asks; a phase with `retry:` runs again after a failed attempt, each attempt visi
 
 from __future__ import annotations
 
-import http.server
+import contextlib
 import json
 import shutil
-import threading
-import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
 from tests.conftest import Files, WfrunProject
 from tests.conftest import run_events as events
 from tests.conftest import run_record as record
+from tests.model_api import FakeAPI, serving
 
 MakeProject = Callable[[Files], WfrunProject]
 
 
-class BusyAPI:
-    """An OpenAI-compatible server on 127.0.0.1 that answers 429 (`Retry-After: 1`) the
-    first `busy` times, then 200 with `DONE`; it notes when each request came."""
-
-    def __init__(self, busy: int, status: int = 429) -> None:
-        self.arrivals: list[float] = []
-        api = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers["Content-Length"]))
-                api.arrivals.append(time.monotonic())
-                if len(api.arrivals) <= busy:
-                    data = json.dumps({"error": {"message": "slow down"}}).encode()
-                    self.send_response(status)
-                    self.send_header("Retry-After", "1")
-                else:
-                    answer = {"choices": [{"message": {"role": "assistant", "content": "DONE"}}]}
-                    data = json.dumps(answer).encode()
-                    self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                del args
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
-def busy_api() -> Iterator[Callable[..., BusyAPI]]:
-    made: list[BusyAPI] = []
+def busy_api() -> Iterator[Callable[..., FakeAPI]]:
+    """A model API that answers `status` (`Retry-After: 1`) the first `busy` times."""
+    with contextlib.ExitStack() as stack:
 
-    def make(busy: int, status: int = 429) -> BusyAPI:
-        made.append(BusyAPI(busy, status))
-        return made[-1]
+        def make(busy: int, status: int = 429) -> FakeAPI:
+            error = json.dumps({"error": {"message": "slow down"}}).encode()
+            replies = [(status, error, {"Retry-After": "1"})] * busy
+            return stack.enter_context(serving(FakeAPI(replies=replies)))
 
-    yield make
-    for api in made:
-        api.close()
+        yield make
 
 
 def model_flow(url: str, setting: str = "") -> str:
@@ -91,7 +50,7 @@ def model_flow(url: str, setting: str = "") -> str:
 
 
 def test_a_model_answering_429_with_retry_after_is_retried_after_the_wait(
-    wfrun_project: MakeProject, busy_api: Callable[..., BusyAPI]
+    wfrun_project: MakeProject, busy_api: Callable[..., FakeAPI]
 ) -> None:
     api = busy_api(busy=2)
     project = wfrun_project({"flow.yaml": model_flow(api.url)})
@@ -112,7 +71,7 @@ def test_a_model_answering_429_with_retry_after_is_retried_after_the_wait(
 
 
 def test_a_model_out_of_retries_fails_the_phase_with_the_servers_answer(
-    wfrun_project: MakeProject, busy_api: Callable[..., BusyAPI]
+    wfrun_project: MakeProject, busy_api: Callable[..., FakeAPI]
 ) -> None:
     api = busy_api(busy=5, status=503)
     project = wfrun_project({"flow.yaml": model_flow(api.url, ", retries: 1")})

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import socket
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,30 +63,6 @@ def started(resource: LiveResource) -> Iterator[Mapping[str, Any]]:
         yield resource.start()
     finally:
         resource.stop()
-
-
-@dataclass
-class FakeAPI:
-    """A real OpenAI-compatible HTTP server on loopback; answers come from `replies`.
-
-    Each reply is (status, body bytes) or a callable taking the request JSON.
-    """
-
-    url: str = ""
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    replies: list[Any] = field(default_factory=list)
-    delay: float = 0.0
-
-
-def completion(text: str, prompt_tokens: int = 11, completion_tokens: int = 7) -> bytes:
-    return json.dumps(
-        {
-            "id": "chatcmpl-1",
-            "object": "chat.completion",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens},
-        }
-    ).encode()
 
 
 # A service that forks: a plain child, one in its own process group, one that ignores

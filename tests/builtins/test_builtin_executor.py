@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builtin_helpers import FakeAPI, completion, started, turn
+from builtin_helpers import started, turn
 from pydantic import SecretStr
 
+from tests.model_api import FakeAPI, completion
 from wfrun.builtins.errors import AgentSetupError
 from wfrun.builtins.executor import Executor, ExecutorConfig, extract_command
 from wfrun.builtins.memory import Memory, MemoryConfig

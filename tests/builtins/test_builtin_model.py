@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from builtin_helpers import FakeAPI, completion, free_port, started
+from builtin_helpers import free_port, started
 
+from tests.model_api import FakeAPI, completion
 from wfrun.builtins.errors import ModelError
 from wfrun.builtins.model import Model, ModelConfig
 from wfrun.engine.api import ResourceContext

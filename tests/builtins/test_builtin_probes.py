@@ -7,8 +7,9 @@ import socket
 import time
 from pathlib import Path
 
-from builtin_helpers import FakeAPI, free_port
+from builtin_helpers import free_port
 
+from tests.model_api import FakeAPI
 from wfrun.builtins import probes
 from wfrun.builtins.config import ReadyProbe
 

@@ -7,15 +7,13 @@ errors and its traceback is kept; a phase timeout says so everywhere it is repor
 
 from __future__ import annotations
 
-import http.server
+import contextlib
 import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Self
 
 import pytest
 
@@ -23,6 +21,7 @@ from tests.conftest import Files, WfrunProject
 from tests.conftest import only_run_dir as run_dir
 from tests.conftest import run_events as events
 from tests.conftest import run_record as record
+from tests.model_api import FakeAPI, completion, serving
 
 REPO = Path(__file__).resolve().parents[2]
 MakeProject = Callable[[Files], WfrunProject]
@@ -31,63 +30,26 @@ MakeProject = Callable[[Files], WfrunProject]
 # -- a model API on loopback that remembers what it was asked ----------------------------
 
 
-class ModelAPI:
-    """A real OpenAI-compatible `/chat/completions` on 127.0.0.1 answering from `replies`."""
-
-    def __init__(self, replies: list[str]) -> None:
-        self.replies = list(replies)
-        self.requests: list[dict[str, Any]] = []
-        api = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                api.requests.append(body)
-                text = api.replies.pop(0) if api.replies else "(no reply left)"
-                answer = {"choices": [{"message": {"role": "assistant", "content": text}}]}
-                data = json.dumps(answer).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: Any) -> None:
-                del args
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
-def model_api() -> Iterator[Callable[[list[str]], ModelAPI]]:
-    started: list[ModelAPI] = []
+def model_api() -> Iterator[Callable[[list[str]], FakeAPI]]:
+    """A model API answering `replies` in turn, then "(no reply left)"."""
+    with contextlib.ExitStack() as stack:
 
-    def make(replies: list[str]) -> ModelAPI:
-        api = ModelAPI(replies).__enter__()
-        started.append(api)
-        return api
+        def make(replies: list[str]) -> FakeAPI:
+            api = FakeAPI(
+                replies=[(200, completion(text)) for text in replies],
+                default=(200, completion("(no reply left)")),
+            )
+            return stack.enter_context(serving(api))
 
-    yield make
-    for api in started:
-        api.__exit__()
+        yield make
 
 
 # -- item 9: the executor -------------------------------------------------------------
 
 
 def test_executor_never_runs_prose_and_tells_the_model_the_format(
-    wfrun_project: MakeProject, model_api: Callable[[list[str]], ModelAPI]
+    wfrun_project: MakeProject, model_api: Callable[[list[str]], FakeAPI]
 ) -> None:
     api = model_api(["touch pwned.txt", "DONE"])
     project = wfrun_project(
@@ -108,7 +70,7 @@ def test_executor_never_runs_prose_and_tells_the_model_the_format(
     assert not (project.path / "pwned.txt").exists(), "the prose reply was run in a shell"
     first = events(project, "agent_output")[0]
     assert first["output"] == "touch pwned.txt\n[no command found in the reply: nothing was run]"
-    told = api.requests[1]["messages"][-1]
+    told = api.requests[1]["json"]["messages"][-1]
     assert told["role"] == "user"
     assert told["content"].startswith("No command found in your reply, so nothing was run.")
     assert "```sh" in told["content"]
