@@ -32,13 +32,18 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
+def _transcript(run_dir: Path, phase: str) -> list[dict[str, Any]]:
+    """The phase's entries in the run's one transcript file."""
+    return [e for e in _lines(run_dir / "transcript.jsonl") if e["phase"] == phase]
+
+
 def test_agent_loop_record_holds_every_prompt_and_reply_tokens_and_cost(
     wfrun_project: Project,
 ) -> None:
     project = wfrun_project({})
     project.run("run", str(AGENT_LOOP)).assert_success()
     run_dir = _run_dir(project)
-    entries = _lines(run_dir / "transcripts" / "solve.jsonl")
+    entries = _transcript(run_dir, "solve")
     calls = [e for e in entries if e["type"] == "model_call"]
     answers = yaml.safe_load((AGENT_LOOP.parent / "answers.yaml").read_text(encoding="utf-8"))
     assert [c["reply"] for c in calls] == answers  # every reply, in order
@@ -101,18 +106,23 @@ def test_transcripts_mask_secrets_cut_floods_and_take_python_entries(
     )
     project.run("run", "flow.yaml").assert_success()
     run_dir = _run_dir(project)
-    text = (run_dir / "transcripts" / "one.jsonl").read_text(encoding="utf-8")
+    text = (run_dir / "transcript.jsonl").read_text(encoding="utf-8")
     assert "hunter2-very-secret" not in text
     assert "token=***" in text
-    command = next(
-        e for e in _lines(run_dir / "transcripts" / "one.jsonl") if e["type"] == "command"
-    )
+    command = next(e for e in _transcript(run_dir, "one") if e["type"] == "command")
     assert command["output_chars"] > 60_000
     assert len(command["output"]) < 25_000
     assert "…[cut: " in command["output"]
-    notes = [e for e in _lines(run_dir / "transcripts" / "two.jsonl") if e["type"] == "note"]
+    notes = [e for e in _transcript(run_dir, "two") if e["type"] == "note"]
     assert notes == [
-        {**notes[0], "text": "looked at two", "extra": {"n": 1}, "agent": "py", "iteration": 1}
+        {
+            **notes[0],
+            "text": "looked at two",
+            "extra": {"n": 1},
+            "agent": "py",
+            "iteration": 1,
+            "phase": "two",
+        }
     ]
 
 
@@ -337,7 +347,31 @@ def test_a_flood_of_output_is_bounded_live_and_kept_in_the_transcript(
     assert len(logs) <= windows * 21, len(logs)  # 20 lines and one note per half second
     assert logs[0]["line"] == "1"
     assert any("lines not shown live" in e["line"] for e in logs), logs[-3:]
-    [command] = [
-        e for e in _lines(run_dir / "transcripts" / "loud.jsonl") if e["type"] == "command"
-    ]
+    [command] = [e for e in _transcript(run_dir, "loud") if e["type"] == "command"]
     assert command["output"].rstrip().endswith("200000")
+
+
+def test_a_run_writes_one_transcript_file_however_many_phases(wfrun_project: Project) -> None:
+    """Files cost more to create than a short phase costs to run: the record of 60 phases
+    holds the same files as that of one, and each phase's entries name it."""
+    phases = "\n".join(f"  p{i}: {{agents: [py]}}" for i in range(60))
+    project = wfrun_project(
+        {
+            "flow.yaml": "version: 1\nagents:\n  py: {type: python, with: {call: 'helper:act'}}\n"
+            f"phases:\n{phases}\n",
+            "helper.py": """
+            def act(ctx):
+                ctx.transcript("note", text="in " + ctx.phase, agent="not me")
+                return ""
+            """,
+        }
+    )
+    project.run("run", "flow.yaml").assert_success()
+    run_dir = _run_dir(project)
+    made = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file())
+    assert made == ["events.jsonl", "identities.json", "run.json", "transcript.jsonl"]
+    entries = _lines(run_dir / "transcript.jsonl")
+    assert [e["type"] for e in _transcript(run_dir, "p7")] == ["turn_input", "note", "turn_result"]
+    notes = [e for e in entries if e["type"] == "note"]
+    assert [(n["phase"], n["text"]) for n in notes] == [(f"p{i}", f"in p{i}") for i in range(60)]
+    assert {n["agent"] for n in notes} == {"py"}  # the stamp is the engine's, not the agent's

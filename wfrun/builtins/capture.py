@@ -17,7 +17,6 @@ import os
 import select
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from wfrun.engine import procs
+from wfrun.engine.api import Cancellation
 
 LEFTOVER_GRACE = 1.0  # seconds a turn's background processes get after SIGTERM
 DRAIN = 2.0  # seconds to read what is still in the pipe after the command ended
@@ -84,7 +84,7 @@ def run(
     cwd: str | os.PathLike[str],
     env: Mapping[str, str],
     timeout: float | None = None,
-    cancelled: threading.Event | None = None,
+    cancelled: Cancellation | None = None,
     max_output: int = 64_000,
     split_stdout: bool = False,
     stdout_matches: str | None = None,
@@ -167,7 +167,7 @@ def _follow(
     proc: subprocess.Popen[bytes],
     streams: dict[int, _Stream],
     deadline: float | None,
-    cancelled: threading.Event | None,
+    cancelled: Cancellation | None,
 ) -> str:
     """Read the pipes until `proc` exits ("exited"), the deadline ("timeout") or a cancel
     ("cancelled"), on this thread: no reader thread to start per command.
@@ -237,7 +237,7 @@ def matches(
     text: str,
     *,
     deadline: float | None = None,
-    cancelled: threading.Event | None = None,
+    cancelled: Cancellation | None = None,
 ) -> bool | None:
     """`re.search(pattern, text)`, in a child process killed at `deadline` or on cancel.
 

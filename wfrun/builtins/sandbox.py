@@ -9,13 +9,12 @@ a command that ends by itself takes what it left running with it, as a host sess
 from __future__ import annotations
 
 import secrets
-import threading
 from collections.abc import Mapping, Sequence
 
 from wfrun.builtins import capture
 from wfrun.builtins.container import Container
 from wfrun.builtins.errors import AgentSetupError
-from wfrun.engine.api import AgentContext, LiveResource
+from wfrun.engine.api import AgentContext, Cancellation, LiveResource
 
 
 def sandbox_of(name: str, ctx: AgentContext) -> Container:
@@ -41,7 +40,7 @@ def run(
     passed: Sequence[str] = (),
     workdir: str | None = None,
     timeout: float | None = None,
-    cancelled: threading.Event | None = None,
+    cancelled: Cancellation | None = None,
     max_output: int = 64_000,
     stdout_matches: str | None = None,
 ) -> capture.Captured:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import re
 import shlex
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ from pydantic import Field, field_validator, model_validator
 from wfrun.builtins import capture, sandbox
 from wfrun.builtins.config import Argv, Config, Text
 from wfrun.engine import procs
-from wfrun.engine.api import AgentContext, TurnContext, TurnResult
+from wfrun.engine.api import AgentContext, Cancellation, TurnContext, TurnResult
 from wfrun.registry import TypeSpec
 
 PREVIOUS_LIMIT = 16_000  # characters of WFRUN_PREVIOUS; the kernel caps one variable at 128 KiB
@@ -173,7 +172,7 @@ def describe(
     *,
     max_output: int,
     timeout: float | None,
-    cancelled: threading.Event | None = None,
+    cancelled: Cancellation | None = None,
 ) -> str:
     """The turn's output: what the command printed (trailing newlines dropped, as `$(...)`
     does), and a note when it was cut, timed out or cancelled (saying why: `cancelled`
@@ -189,7 +188,7 @@ def describe(
     return "\n".join([*notes, text]) if notes else text
 
 
-def cancel_reason(cancelled: threading.Event | None) -> str:
+def cancel_reason(cancelled: Cancellation | None) -> str:
     """Why a turn's cancel flag was set: the engine's flag carries a `reason` (a phase
     timeout says "timed out after 5s"); a plain Event only says that it was."""
     reason = getattr(cancelled, "reason", "") if cancelled is not None else ""

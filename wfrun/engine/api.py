@@ -28,6 +28,16 @@ def no_transcript(kind: str, /, **fields: Any) -> None:
     del kind, fields
 
 
+class Cancellation(Protocol):
+    """`ctx.cancelled` of a turn: set once its phase is cancelled (a timeout, the run
+    stopping). `threading.Event` is one; the engine gives a cheaper one of its own."""
+
+    def is_set(self) -> bool: ...
+
+    # Block until set or `timeout` seconds passed; True if set.
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
 @runtime_checkable
 class LiveResource(Protocol):
     """A started thing: the engine calls `start` once, then `stop` once (even on failure)."""
@@ -105,9 +115,9 @@ class TurnContext:
     params: Mapping[str, Any]
     run_dir: Path
     base_dir: Path
-    cancelled: threading.Event
+    cancelled: Cancellation
     log: Log
-    # Add an entry to transcripts/<phase>.jsonl: ctx.transcript("note", text=...). Masked
+    # Add an entry to the run's transcript.jsonl: ctx.transcript("note", text=...). Masked
     # and cut like the rest of the record; a no-op where no record is kept.
     transcript: Transcript = no_transcript
 

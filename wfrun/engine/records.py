@@ -34,6 +34,7 @@ from wfrun.errors import RunError, UsageError
 RUN_FILE = "run.json"
 EVENTS_FILE = "events.jsonl"
 JOURNAL_FILE = "journal.json"
+IDENTITIES_FILE = "identities.json"  # phase -> identity, for a later --resume (issue 19)
 OUTPUTS_DIR = "outputs"
 FLUSH_INTERVAL = 0.02  # seconds a phase event may wait in the buffer
 _URGENT = frozenset(
@@ -70,11 +71,11 @@ def new_run_dir(runs_dir: Path, workflow: str) -> tuple[str, Path]:
     return run_id, path
 
 
-def write_json(path: Path, data: Any) -> None:
+def write_json(path: Path, data: Any, *, readable: bool = True) -> None:
     """Write atomically: readers see the old file or the new one, never half of one."""
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        temp.write_bytes(readable_json(data) + b"\n")
+        temp.write_bytes((readable_json(data) if readable else compact_json(data)) + b"\n")
         temp.replace(path)
     except OSError:
         with contextlib.suppress(OSError):  # a full disk must not keep half a file too
@@ -91,10 +92,17 @@ def readable_json(data: Any, depth: int = 2, indent: bytes = b"") -> bytes:
     if depth == 0 or not isinstance(data, dict) or not data:
         return compact_json(data)
     inner = indent + b"  "
-    entries = b",\n".join(
-        inner + compact_json(str(key)) + b": " + readable_json(value, depth - 1, inner)
-        for key, value in data.items()
-    )
+    if depth == 1:  # the common leaf level (a line per phase): no call per entry
+        entries = b",\n".join(
+            [inner + compact_json(str(key)) + b": " + compact_json(v) for key, v in data.items()]
+        )
+    else:
+        entries = b",\n".join(
+            [
+                inner + compact_json(str(key)) + b": " + readable_json(value, depth - 1, inner)
+                for key, value in data.items()
+            ]
+        )
     return b"{\n" + entries + b"\n" + indent + b"}"
 
 
@@ -118,9 +126,16 @@ class RecordSink:
     and its teardown go on, and the runner makes the failure part of the verdict.
     """
 
-    def __init__(self, run_dir: Path, *, header: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        *,
+        header: Mapping[str, Any],
+        identities: Mapping[str, str] | None = None,
+    ) -> None:
         self.run_dir = run_dir
         self.failure = ""
+        self._identities = identities or {}
         self.summary: dict[str, Any] = {
             **header,
             "status": "running",
@@ -134,6 +149,8 @@ class RecordSink:
         try:  # nothing started yet: a record that cannot begin stops the run here
             self._events = LineWriter(run_dir / EVENTS_FILE, FLUSH_INTERVAL, self.failed)
             self._outputs.mkdir(exist_ok=True)
+            if self._identities:  # one compact line: a killed run keeps them too
+                write_json(run_dir / IDENTITIES_FILE, self._identities, readable=False)
             write_json(run_dir / RUN_FILE, self.summary)
         except OSError as exc:
             msg = f"the run record could not be written: {describe(exc)}"
@@ -173,7 +190,7 @@ class RecordSink:
             reason=event.reason,
             output=output,
         )
-        identity = (self.summary.get("identities") or {}).get(event.phase)
+        identity = self._identities.get(event.phase)
         if identity:  # a later `--resume` compares it (issue 19)
             self._phase(event.phase)["identity"] = identity
 
@@ -276,6 +293,8 @@ class LineWriter:
 
     def write(self, line: bytes, *, urgent: bool = False) -> None:
         with self._lock:
+            if self._closed:  # a straggler after the run ended (a cancelled turn): dropped
+                return
             try:
                 self._file.write(line)
                 if urgent:

@@ -9,7 +9,8 @@ reads must be reused too, and it must not depend on state that cannot come back:
 memory is copied from the parent's record, a workspace is not, so when any phase that
 runs uses a workspace, every phase using that workspace runs again.
 
-A killed run's run.json holds only what was written at its start; the phases that
+The identities are written to the record's `identities.json` before anything runs;
+a killed run's run.json holds only what was written at its start, so the phases that
 finished are read from events.jsonl (and outputs/), which a hard kill does not lose.
 """
 
@@ -18,14 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from wfrun.engine.records import EVENTS_FILE, OUTPUTS_DIR, RUN_FILE, read_json
+from wfrun.engine.records import EVENTS_FILE, IDENTITIES_FILE, OUTPUTS_DIR, RUN_FILE, read_json
 from wfrun.errors import UsageError
 from wfrun.spec import expr
 from wfrun.spec.interpolate import PLACEHOLDER
@@ -78,12 +79,44 @@ class Resume:
 
 
 def identities(workflow: Workflow) -> dict[str, str]:
-    """Every listed phase's identity, in declaration (a topological) order."""
+    """Every listed phase's identity, in declaration (a topological) order.
+
+    Agents, resources and the workflow-wide settings are hashed once each and phases
+    name their digests: every run hashes every phase, and most phases share agents.
+    """
+    shared = _digest({"params": workflow.params, "execution": workflow.execution})
+    agents = _Digests(lambda n: _agent_data(workflow, n))
+    resources = _Digests(lambda n: _resource_data(workflow, n))
+    closures: dict[tuple[tuple[str, ...], tuple[str, ...]], list[str]] = {}
     found: dict[str, str] = {}
     for name, upstream in all_reads(workflow).items():
         phase = workflow.phases[name]
-        found[name] = _digest(_identity_data(workflow, phase, {u: found[u] for u in upstream}))
+        key = (phase.resources, phase.agents)
+        held = closures.get(key)
+        if held is None:
+            held = closures[key] = _resource_closure(workflow, phase)
+        data = (  # a list where the order is fixed: no keys to sort
+            _phase_data(phase),
+            [agents[n] for n in phase.agents],
+            held,
+            [resources[n] for n in held],
+            shared,
+            [found[u] for u in upstream],
+        )
+        found[name] = _digest(data, canonical=False)
     return found
+
+
+class _Digests(dict[str, str]):
+    """name -> digest of its data, made on first use."""
+
+    def __init__(self, data: Callable[[str], Any]) -> None:
+        super().__init__()
+        self._data = data
+
+    def __missing__(self, name: str) -> str:
+        digest = self[name] = _digest(self._data(name))
+        return digest
 
 
 def all_reads(workflow: Workflow) -> dict[str, tuple[str, ...]]:
@@ -92,6 +125,7 @@ def all_reads(workflow: Workflow) -> dict[str, tuple[str, ...]]:
     its agents' `with:`."""
     found: dict[str, tuple[str, ...]] = {}
     before: str | None = None
+    read_by_agent = {n: _phase_references(a.config) for n, a in workflow.agents.items()}
     for name, phase in workflow.phases.items():
         names: list[str] = []
         if workflow.execution == "sequential":
@@ -101,8 +135,8 @@ def all_reads(workflow: Workflow) -> dict[str, tuple[str, ...]]:
         if phase.condition is not None:
             names += [n.parts[1] for n in expr.names(phase.condition) if n.parts[0] == "phases"]
         for agent in phase.agents:
-            names += _phase_references(workflow.agents[agent].config)
-        found[name] = tuple(dict.fromkeys(n for n in names if n in found))
+            names += read_by_agent[agent]
+        found[name] = tuple(dict.fromkeys([n for n in names if n in found]))
         before = name
     return found
 
@@ -122,40 +156,35 @@ def _phase_references(value: Any) -> list[str]:
     return []
 
 
-def _identity_data(workflow: Workflow, phase: Phase, upstream: Mapping[str, str]) -> Any:
-    agents = {n: workflow.agents[n] for n in phase.agents}
-    resources = _resource_closure(workflow, phase)
+def _phase_data(phase: Phase) -> tuple[Any, ...]:
     retry = phase.retry
+    return (
+        phase.name,
+        phase.agents,
+        phase.resources,
+        phase.max_iterations,
+        phase.needs,
+        phase.condition_text,
+        phase.expect,
+        phase.timeout,
+        phase.may_spawn,
+        None if retry is None else (retry.attempts, retry.backoff, sorted(retry.on)),
+    )
+
+
+def _agent_data(workflow: Workflow, name: str) -> dict[str, Any]:
+    agent = workflow.agents[name]
     return {
-        "phase": {
-            "name": phase.name,
-            "agents": list(phase.agents),
-            "resources": list(phase.resources),
-            "max_iterations": phase.max_iterations,
-            "needs": list(phase.needs),
-            "if": phase.condition_text,
-            "expect": phase.expect,
-            "timeout": phase.timeout,
-            "may_spawn": list(phase.may_spawn),
-            "retry": None if retry is None else [retry.attempts, retry.backoff, sorted(retry.on)],
-        },
-        "agents": {
-            n: {
-                "type": a.type,
-                "with": a.config,
-                "requires": list(a.requires),
-                "optional": list(a.optional),
-            }
-            for n, a in agents.items()
-        },
-        "resources": {
-            n: {"type": r.type, "with": r.config, "needs": list(r.needs)}
-            for n, r in ((n, workflow.resources[n]) for n in resources)
-        },
-        "params": workflow.params,
-        "execution": workflow.execution,
-        "upstream": dict(upstream),
+        "type": agent.type,
+        "with": agent.config,
+        "requires": list(agent.requires),
+        "optional": list(agent.optional),
     }
+
+
+def _resource_data(workflow: Workflow, name: str) -> dict[str, Any]:
+    resource = workflow.resources[name]
+    return {"type": resource.type, "with": resource.config, "needs": list(resource.needs)}
 
 
 def _resource_closure(workflow: Workflow, phase: Phase) -> list[str]:
@@ -174,10 +203,11 @@ def _resource_closure(workflow: Workflow, phase: Phase) -> list[str]:
     return sorted(found)
 
 
-def _digest(data: Any) -> str:
-    """sha256 of canonical JSON (sorted keys; orjson: every run hashes every phase)."""
-    text = orjson.dumps(data, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
-    return hashlib.sha256(text).hexdigest()
+def _digest(data: Any, *, canonical: bool = True) -> str:
+    """sha256 of JSON (orjson: every run hashes every phase); `canonical` sorts the keys of
+    mappings (settings as written), not needed for lists in an order of our own."""
+    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_SORT_KEYS if canonical else 0)
+    return hashlib.sha256(orjson.dumps(data, option=option, default=str)).hexdigest()
 
 
 # -- the parent run ----------------------------------------------------------------------
@@ -214,7 +244,12 @@ def recorded_phases(run_dir: Path) -> dict[str, dict[str, Any]]:
         msg = f"cannot read the run record {run_dir / RUN_FILE}: {exc}"
         raise UsageError(msg, hint="name another run: --resume RUN") from exc
     phases: dict[str, dict[str, Any]] = {}
-    header_ids = summary.get("identities") or {}
+    try:
+        header_ids = read_json(run_dir / IDENTITIES_FILE)
+    except (OSError, ValueError):
+        header_ids = {}  # a run from before identities: nothing of it is reused
+    if not isinstance(header_ids, dict):
+        header_ids = {}
     for name, entry in (summary.get("phases") or {}).items():
         phases[name] = dict(entry)
     for event in _events(run_dir / EVENTS_FILE):

@@ -88,7 +88,7 @@ def run_workflow(
         "runner": journal.runner,  # cleanup tells a dead run from a live one
     }
     identities = _lineage(header, workflow, resume)
-    record = RecordSink(run_dir, header=redactor.data(header))
+    record = RecordSink(run_dir, header=redactor.data(header), identities=identities)
     if resume is not None:  # its memories come back (the record's identities: RecordSink)
         resume.restore_memories(run_dir)
     emitter = ev.Emitter(
@@ -165,13 +165,11 @@ def run_workflow(
 
 
 def _lineage(header: dict[str, Any], workflow: Workflow, resume: Resume | None) -> dict[str, str]:
-    """Issue 19: each phase's identity (a later `--resume` compares them) and the parent
-    run, in the record's first write, so a killed run keeps them."""
-    identities = phase_identities(workflow)
+    """Issue 19: each phase's identity (a later `--resume` compares them; the record's
+    `identities.json`) and, in the header, the parent run."""
     if resume is not None:
         header["parent"] = resume.parent_id
-    header["identities"] = identities
-    return identities
+    return phase_identities(workflow)
 
 
 def _finish(
@@ -189,6 +187,7 @@ def _finish(
         run.reason = "the run stopped before it" if status != RunStatus.SUCCEEDED else "never ready"
         emitter.emit(ev.PhaseSkipped, phase=run.name, reason=run.reason)
     scheduler.stop_workers()
+    scheduler.runner.transcript.close()
     pool.stop_all()
     _sweep(run_dir, emitter)
     failed = [r.name for r in scheduler.runs.values() if r.status in FAILED_STATES]

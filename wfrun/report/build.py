@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 
 from wfrun.engine.records import EVENTS_FILE, RUN_FILE
+from wfrun.engine.transcript import TRANSCRIPT_FILE, read_entries
 
 FAILED = frozenset({"failed", "timeout", "error", "cancelled"})
 MAX_TRANSCRIPT_BYTES = 200_000  # of one phase's transcript shown; the record has it all
@@ -87,26 +88,31 @@ def _entries(value: Any) -> list[tuple[str, dict[str, Any]]]:
     return [(str(k), v if isinstance(v, dict) else {}) for k, v in value.items()]
 
 
-def _transcript(path: Path, budget: int) -> tuple[list[dict[str, Any]], str, int]:
-    """A phase's entries (up to `budget` bytes), a note if cut, and the bytes used."""
-    entries: list[dict[str, Any]] = []
-    used = 0
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError:
-        return [], "", 0
-    with handle:
-        for line in handle:
-            if used + len(line) > budget:
-                return entries, f"cut here: the full transcript is {path}", used
-            used += len(line)
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(entry, dict):
-                entries.append(entry)
-    return entries, "", used
+def _transcripts(
+    run_dir: Path, phases: Mapping[str, Any]
+) -> dict[str, tuple[list[dict[str, Any]], str]]:
+    """Each phase's entries (up to `MAX_TRANSCRIPT_BYTES`, all of them together up to
+    `MAX_TOTAL_TRANSCRIPT_BYTES`) and a note where they were cut."""
+    shown: dict[str, tuple[list[dict[str, Any]], str]] = {name: ([], "") for name in phases}
+    used: dict[str, int] = dict.fromkeys(phases, 0)
+    total = 0
+    path = run_dir / TRANSCRIPT_FILE
+    for size, entry in read_entries(run_dir):
+        name = entry.get("phase")
+        if not isinstance(name, str) or name not in shown:
+            continue
+        entries, note = shown[name]
+        if note:
+            continue
+        if total + size > MAX_TOTAL_TRANSCRIPT_BYTES:
+            shown[name] = entries, "transcripts not shown past this point (too large)"
+        elif used[name] + size > MAX_TRANSCRIPT_BYTES:
+            shown[name] = entries, f"cut here: the full transcript is {path} (phase {name!r})"
+        else:
+            used[name] += size
+            total += size
+            entries.append(entry)
+    return shown
 
 
 def _plan(data: Mapping[str, Any]) -> Any:
@@ -190,15 +196,9 @@ def collect(run_dir: Path) -> dict[str, Any]:
         if child in phases and parent not in phases[child].needs:
             phases[child].needs.append(parent)
 
-    budget = MAX_TOTAL_TRANSCRIPT_BYTES
+    transcripts = _transcripts(run_dir, phases)
     for info in phases.values():
-        path = run_dir / "transcripts" / f"{info.name}.jsonl"
-        info.entries, info.transcript_note, used = _transcript(
-            path, min(MAX_TRANSCRIPT_BYTES, budget)
-        )
-        budget -= used
-        if budget <= 0 and not info.transcript_note:
-            info.transcript_note = "transcripts not shown past this point (too large)"
+        info.entries, info.transcript_note = transcripts[info.name]
         if info.failed:
             info.output_tail = _tail(run_dir, data.get("phases", {}).get(info.name, {}))
 

@@ -17,6 +17,7 @@ from rich.table import Table
 from wfrun.engine.history import list_runs, read_run
 from wfrun.engine.journal import CleanupResult
 from wfrun.engine.records import EVENTS_FILE
+from wfrun.engine.transcript import last_exit_codes
 from wfrun.ui.terminal import printable
 
 
@@ -116,8 +117,9 @@ def render_failures(console: Console, run_dir: Path, data: Mapping[str, Any]) ->
     if not failed:
         return
     console.print(f"failed phases ({len(failed)}):", style="bold red")
+    codes = last_exit_codes(run_dir)
     for name, phase in failed:
-        code = failure_exit_code(run_dir, name)
+        code = codes.get(name)
         shown = f", exit code {code}" if code is not None else ""
         console.print(
             f"✗ {name}: {_text(phase.get('status'))}{shown} — {_text(phase.get('reason'))}"
@@ -128,27 +130,6 @@ def render_failures(console: Console, run_dir: Path, data: Mapping[str, Any]) ->
 
 _FAILED = frozenset({"failed", "timeout", "error", "cancelled"})
 TAIL_LINES = 10
-
-
-def failure_exit_code(run_dir: Path, phase: str) -> int | None:
-    """The exit code of the phase's last command, from its transcript (None: no command)."""
-    path = run_dir / "transcripts" / f"{phase}.jsonl"
-    code = None
-    try:
-        with path.open(encoding="utf-8") as lines:
-            for line in lines:
-                if '"command"' not in line:
-                    continue
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if entry.get("type") == "command":
-                    value = entry.get("exit_code")
-                    code = value if isinstance(value, int) else None
-    except OSError:
-        return None
-    return code
 
 
 def failure_tail(
