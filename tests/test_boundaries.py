@@ -172,7 +172,7 @@ def test_validate_imports_only_the_types_the_file_names(tmp_path: Path) -> None:
     assert {"wfrun.builtins.shell", "wfrun.builtins.workspace"} <= loaded
     others = ("process", "memory", "container", "model", "python_agent", "executor")
     assert not {f"wfrun.builtins.{name}" for name in others} & loaded
-    assert not {"wfrun.builtins.openai_api", "wfrun.builtins.sandbox"} & loaded
+    assert not {"wfrun.builtins.openai_api", "wfrun.builtins.sandbox", "wfrun.engine.api"} & loaded
     assert not {"tenacity", "rich"} & {m.split(".")[0] for m in loaded}
 
     flow.write_text(SHELL_AND_WORKSPACE.replace("type: workspace", "type: workspaces"))

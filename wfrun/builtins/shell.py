@@ -14,11 +14,11 @@ from pydantic import Field, field_validator, model_validator
 from wfrun.builtins import capture
 from wfrun.builtins.config import Argv, Config, Text
 from wfrun.engine import procs
-from wfrun.engine.api import AgentContext, TurnContext, TurnResult
 from wfrun.registry import TypeSpec
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the engine's API is imported by the first turn: validate needs none of it
     from wfrun.builtins.container import Container
+    from wfrun.engine.api import AgentContext, TurnContext, TurnResult
 
 PREVIOUS_LIMIT = 16_000  # characters of WFRUN_PREVIOUS; the kernel caps one variable at 128 KiB
 
@@ -90,6 +90,8 @@ class ShellAgent:
             self.sandbox = sandbox.sandbox_of(config.in_, ctx)
 
     def act(self, ctx: TurnContext) -> TurnResult:
+        from wfrun.engine.api import TurnResult  # noqa: PLC0415 - see the imports
+
         config = self.config
         run = config.run
         argv = ["/bin/sh", "-c", run] if isinstance(run, str) else list(run)
