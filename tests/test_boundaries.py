@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -57,8 +58,10 @@ def test_loading_every_example_leaves_ui_libraries_out() -> None:
 
 
 def test_the_probe_does_see_them_in_the_cli() -> None:
-    """Guard against a probe that could never fail."""
-    assert {"rich", "typer"} <= _imported("wfrun.cli")
+    """Guard against a probe that could never fail. (The CLI imports rich only when it
+    prints through a console: the views import it.)"""
+    assert "typer" in _imported("wfrun.cli")
+    assert "rich" in _imported("wfrun.ui.run_view")
 
 
 def _wfrun_modules(module: str) -> set[str]:
@@ -145,3 +148,45 @@ def test_help_loads_no_part_of_the_core(tmp_path: Path) -> None:
     code, loaded = _cli_modules(tmp_path, "--help")
     assert code == 0
     assert not {m for m in loaded if m.startswith(("wfrun.engine", "wfrun.planner", "wfrun.spec"))}
+
+
+SHELL_AND_WORKSPACE = """\
+version: 1
+resources:
+  scratch: {type: workspace}
+agents:
+  g: {type: shell, requires: [scratch], with: {run: [echo], cwd: "${resources.scratch.path}"}}
+phases:
+  a: {agents: [g]}
+"""
+
+
+def test_validate_imports_only_the_types_the_file_names(tmp_path: Path) -> None:
+    """A clean `validate` of a file naming `shell` and `workspace` imports those two
+    types' modules, not the other built-ins' (nor tenacity, which only a model call
+    needs, nor rich: "ok" is one plain line). A misnamed type still gets its hint."""
+    flow = tmp_path / "flow.yaml"
+    flow.write_text(SHELL_AND_WORKSPACE)
+    code, loaded = _cli_modules(tmp_path, "validate", str(flow))
+    assert code == 0
+    assert {"wfrun.builtins.shell", "wfrun.builtins.workspace"} <= loaded
+    others = ("process", "memory", "container", "model", "python_agent", "executor")
+    assert not {f"wfrun.builtins.{name}" for name in others} & loaded
+    assert not {"wfrun.builtins.openai_api", "wfrun.builtins.sandbox", "wfrun.engine.api"} & loaded
+    assert not {"tenacity", "rich"} & {m.split(".")[0] for m in loaded}
+
+    flow.write_text(SHELL_AND_WORKSPACE.replace("type: workspace", "type: workspaces"))
+    done = subprocess.run(
+        [sys.executable, "-m", "wfrun", "validate", "flow.yaml"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+    assert done.returncode == 2
+    assert done.stdout == (
+        "flow.yaml:3:19: error: unknown resource type 'workspaces'\n"
+        "    hint: did you mean 'workspace'?\n"
+        "1 error in 1 file (invalid)\n"
+    )

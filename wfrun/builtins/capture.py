@@ -21,10 +21,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from wfrun.engine import procs
-from wfrun.engine.api import Cancellation
+
+if TYPE_CHECKING:  # an annotation only: validate imports no engine API
+    from wfrun.engine.api import Cancellation
 
 LEFTOVER_GRACE = 1.0  # seconds a turn's background processes get after SIGTERM
 DRAIN = 2.0  # seconds to read what is still in the pipe after the command ended

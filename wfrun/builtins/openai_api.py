@@ -6,6 +6,7 @@ error messages (server replies are scrubbed of it too) or the journal.
 HTTP 429, 5xx and connection errors are retried (tenacity) up to `retries` times with
 exponential backoff and jitter; a `Retry-After` the server sends is the wait, as asked
 (capped at `MAX_RETRY_AFTER`). A timeout is not retried: it already cost `timeout`.
+tenacity is imported by the first call, not with the type: `validate` never needs it.
 """
 
 from __future__ import annotations
@@ -17,17 +18,17 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
-
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
-from tenacity.wait import wait_base, wait_random_exponential
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from wfrun.builtins.chat import ChatReply, Message
 from wfrun.builtins.errors import ModelError
 
+if TYPE_CHECKING:
+    from tenacity import RetryCallState, Retrying
+
 _SNIPPET = 300
 MAX_RETRY_AFTER = 120.0  # seconds: a server asking for longer gets this much, then a retry
-_BACKOFF = wait_random_exponential(multiplier=0.5, max=30.0)  # "full jitter": 0-1s, 0-2s...
 
 
 class TransientModelError(ModelError):
@@ -38,15 +39,20 @@ class TransientModelError(ModelError):
         self.retry_after = retry_after
 
 
-class _HonourRetryAfter(wait_base):
-    """The server's `Retry-After` when it sent one; exponential backoff with jitter if not."""
+@cache
+def _backoff() -> Callable[[RetryCallState], float]:
+    from tenacity.wait import wait_random_exponential  # noqa: PLC0415 - see the docstring
 
-    def __call__(self, retry_state: RetryCallState) -> float:
-        outcome = retry_state.outcome
-        error = outcome.exception() if outcome is not None else None
-        if isinstance(error, TransientModelError) and error.retry_after is not None:
-            return min(MAX_RETRY_AFTER, error.retry_after)
-        return float(_BACKOFF(retry_state))
+    return wait_random_exponential(multiplier=0.5, max=30.0)  # "full jitter": 0-1s, 0-2s...
+
+
+def _honour_retry_after(retry_state: RetryCallState) -> float:
+    """The server's `Retry-After` when it sent one; exponential backoff with jitter if not."""
+    outcome = retry_state.outcome
+    error = outcome.exception() if outcome is not None else None
+    if isinstance(error, TransientModelError) and error.retry_after is not None:
+        return min(MAX_RETRY_AFTER, error.retry_after)
+    return float(_backoff()(retry_state))
 
 
 class OpenAIClient:
@@ -86,17 +92,25 @@ class OpenAIClient:
             self.url, data=json.dumps(body).encode(), headers=headers, method="POST"
         )
         began = time.monotonic()
-        retrying = Retrying(
+        raw = self._retrying()(self._send, request)
+        latency = time.monotonic() - began
+        return self._parse(raw, latency)
+
+    def _retrying(self) -> Retrying:
+        from tenacity import (  # noqa: PLC0415 - see the docstring
+            Retrying,
+            retry_if_exception_type,
+            stop_after_attempt,
+        )
+
+        return Retrying(
             stop=stop_after_attempt(self.retries + 1),
-            wait=_HonourRetryAfter(),
+            wait=_honour_retry_after,
             retry=retry_if_exception_type(TransientModelError),
             before_sleep=self._report,
             sleep=self._sleep,
             reraise=True,  # the last attempt's own error, not tenacity's RetryError
         )
-        raw = retrying(self._send, request)
-        latency = time.monotonic() - began
-        return self._parse(raw, latency)
 
     def _report(self, state: RetryCallState) -> None:
         outcome = state.outcome

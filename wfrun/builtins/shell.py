@@ -6,15 +6,18 @@ import functools
 import re
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator, model_validator
 
-from wfrun.builtins import capture, sandbox
+from wfrun.builtins import capture
 from wfrun.builtins.config import Argv, Config, Text
 from wfrun.engine import procs
-from wfrun.engine.api import AgentContext, Cancellation, TurnContext, TurnResult
 from wfrun.registry import TypeSpec
+
+if TYPE_CHECKING:  # the engine's API is imported by the first turn: validate needs none of it
+    from wfrun.builtins.container import Container
+    from wfrun.engine.api import AgentContext, Cancellation, TurnContext, TurnResult
 
 PREVIOUS_LIMIT = 16_000  # characters of WFRUN_PREVIOUS; the kernel caps one variable at 128 KiB
 
@@ -77,9 +80,17 @@ class ShellAgent:
         self.ctx = ctx
         self.cwd = ctx.base_dir / config.cwd if config.cwd else ctx.base_dir
         self.done_on_success = done_on_success or config.until_success
-        self.sandbox = sandbox.sandbox_of(config.in_, ctx) if config.in_ else None
+        self.sandbox: Container | None = None
+        if config.in_:
+            # Only then: the sandbox imports the container type, which `validate` of a
+            # workflow without containers should not pay for.
+            from wfrun.builtins import sandbox  # noqa: PLC0415
+
+            self.sandbox = sandbox.sandbox_of(config.in_, ctx)
 
     def act(self, ctx: TurnContext) -> TurnResult:
+        from wfrun.engine.api import TurnResult  # noqa: PLC0415 - see the imports
+
         config = self.config
         run = config.run
         argv = ["/bin/sh", "-c", run] if isinstance(run, str) else list(run)
@@ -96,6 +107,8 @@ class ShellAgent:
             procs.RUN_ENV: _absolute(str(ctx.run_dir)),  # absolute: cwd may differ
         }
         if self.sandbox is not None:
+            from wfrun.builtins import sandbox  # noqa: PLC0415 - imported by __init__
+
             passed = [*config.env, "WFRUN_PHASE", "WFRUN_ITERATION", "WFRUN_PREVIOUS"]
             done = sandbox.run(
                 self.sandbox,

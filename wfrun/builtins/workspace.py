@@ -12,14 +12,16 @@ import subprocess
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 
 from wfrun.builtins.config import Config, ExistingPath
 from wfrun.builtins.errors import WorkspaceError
-from wfrun.engine.api import ResourceContext
 from wfrun.registry import TypeSpec
+
+if TYPE_CHECKING:  # the engine's API: validate needs none of it
+    from wfrun.engine.api import ResourceContext
 
 PREFIX = "wfrun-ws-"
 # A fixed identity through the environment: no global git config needed, none changed.

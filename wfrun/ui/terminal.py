@@ -1,4 +1,8 @@
-"""The one place rich consoles are built, with explicit flags so output is deterministic."""
+"""The one place rich consoles are built, with explicit flags so output is deterministic.
+
+A console is built (and rich imported) when something is first printed through it: a
+clean `wfrun validate` writes one plain line and never needs rich.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,13 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-
-from rich.console import Console
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from wfrun.redact import Redactor
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 class Terminal:
@@ -17,10 +24,21 @@ class Terminal:
 
     def __init__(self, *, environ: Mapping[str, str] | None = None) -> None:
         environ = os.environ if environ is None else environ
-        no_color = "NO_COLOR" in environ
-        self.out = Console(markup=False, highlight=False, no_color=no_color, soft_wrap=True)
-        self.err = Console(
-            stderr=True, markup=False, highlight=False, no_color=no_color, soft_wrap=True
+        self.no_color = "NO_COLOR" in environ
+
+    @cached_property
+    def out(self) -> Console:
+        return self._console(stderr=False)
+
+    @cached_property
+    def err(self) -> Console:
+        return self._console(stderr=True)
+
+    def _console(self, *, stderr: bool) -> Console:
+        from rich.console import Console  # noqa: PLC0415 - see the docstring
+
+        return Console(
+            stderr=stderr, markup=False, highlight=False, no_color=self.no_color, soft_wrap=True
         )
 
     def write(self, text: str) -> None:
