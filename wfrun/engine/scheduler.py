@@ -11,8 +11,8 @@ with a timeout set by the nearest phase deadline, enforces timeouts, handles wha
 other threads post (a resource's watcher, the end of the run), and it is where Ctrl-C
 and SIGTERM arrive.
 
-Workers are daemon threads, not a `ThreadPoolExecutor`'s: an agent that ignores its
-cancel must not keep wfrun from exiting, and the executor's threads are joined at exit.
+Workers (`engine/workers.py`) are daemon threads, not a `ThreadPoolExecutor`'s: an
+agent that ignores its cancel must not keep wfrun from exiting.
 
 A phase becomes *resolved-ready* when every need has finished or been skipped; then
 its `if:` (and the implicit "upstream succeeded" rule) decides run or skip. A skip
@@ -39,6 +39,7 @@ from wfrun.engine import events as ev
 from wfrun.engine.capacity import Admission
 from wfrun.engine.turns import CancelFlag, PhaseRun, TurnRunner, elapsed
 from wfrun.engine.usage import UsageMeter
+from wfrun.engine.workers import Workers
 from wfrun.planner import Ledger, Plan
 from wfrun.spec import expr
 from wfrun.spec.model import Phase, Workflow
@@ -46,43 +47,6 @@ from wfrun.status import FAILED_STATES, FAILURE_FIELDS, PhaseStatus
 
 TIMEOUT_GRACE = 5.0  # seconds a cancelled phase gets to return before it is abandoned
 IDLE_WAKE = 0.5  # seconds the loop sleeps at most with no deadline to watch
-
-
-class _Workers:
-    """Daemon threads that run phases handed to them; one more for each abandoned one."""
-
-    def __init__(self, run: Callable[[PhaseRun], None]) -> None:
-        self._run = run
-        self._jobs: queue.SimpleQueue[PhaseRun | None] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
-        self._idle = 0
-        self._lock = threading.Lock()
-
-    def submit(self, job: PhaseRun) -> None:
-        with self._lock:
-            if self._idle:
-                self._idle -= 1
-            else:
-                thread = threading.Thread(
-                    target=self._work, name=f"wfrun-worker-{len(self._threads)}", daemon=True
-                )
-                self._threads.append(thread)
-                thread.start()
-        self._jobs.put(job)
-
-    def stop(self) -> None:
-        """Let every worker end (a stuck one ends with the process: it is a daemon)."""
-        for _ in self._threads:
-            self._jobs.put(None)
-
-    def idle(self) -> None:
-        """The calling worker is done with its job: a job submitted now may be its own."""
-        with self._lock:
-            self._idle += 1
-
-    def _work(self) -> None:
-        while (job := self._jobs.get()) is not None:
-            self._run(job)
 
 
 class Scheduler:
@@ -119,7 +83,7 @@ class Scheduler:
         self.last_output: Any = None
         self._lock = threading.Lock()  # guards all scheduling state (see the docstring)
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
-        self._workers = _Workers(self._work)
+        self._workers = Workers(self._work)
         self._stopping = False  # interrupted: record what finishes, start nothing
         self._spawn_ids = itertools.count(1)
         self.pool.on_failure = self._resource_failed
