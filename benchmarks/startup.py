@@ -31,6 +31,11 @@ from benchmarks.common import Bounds, Table, interleaved, machine_line, median, 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "workflows" / "hello.yaml"
 BARE_IMPORT = "import typer, pydantic, yaml"
+# `import pydantic` is lazy: BaseModel's machinery loads when first used. Any validator
+# built on pydantic models pays for it, so this second reference is that floor.
+ONE_MODEL = (
+    "import typer, yaml; from pydantic import BaseModel\nclass M(BaseModel):\n    x: int\nM(x=1)"
+)
 # Without PYTHONDONTWRITEBYTECODE (set on some CI machines and this VM): the untimed
 # first round writes wfrun's .pyc files, as any installed copy has them; else every cold
 # start would compile wfrun from source while the reference loads its packages' .pyc.
@@ -76,6 +81,7 @@ def main() -> None:
     commands = {
         "module": [python, "-m", "wfrun", "validate", str(SMALL)],
         "bare": [python, "-c", BARE_IMPORT],
+        "model": [python, "-c", ONE_MODEL],
         "interpreter": [python, "-c", "pass"],
     }
     if script.exists():
@@ -86,6 +92,7 @@ def main() -> None:
         timed(argv)
     got = interleaved({name: partial(timed, argv) for name, argv in commands.items()}, bounds)
     bare = median(got["bare"]) * 1e3
+    model = median(got["model"]) * 1e3
     table = Table(
         ("what (a new process each time)", 46),
         ("wfrun ms", 10),
@@ -101,6 +108,9 @@ def main() -> None:
         ms = median(got[key]) * 1e3
         table.row(
             what, f"{ms:.0f}", f"{bare:.0f}", ratio(ms, bare), len(got[key]), "  " + BARE_IMPORT
+        )
+        table.row(
+            "", "", f"{model:.0f}", ratio(ms, model), len(got["model"]), "  + one pydantic model"
         )
     print(f"interpreter alone (python -c pass): {median(got['interpreter']) * 1e3:.0f} ms")
     print()
