@@ -246,6 +246,22 @@ def main_thread_wakeups(pid: int) -> int:
     raise AssertionError(msg)
 
 
+def child_commands(pid: int) -> list[str]:
+    """The command lines of `pid`'s live children (zombies hold nothing: left out)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            if int(ppid) != pid or state == "Z":
+                continue
+            found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip())
+        except OSError:  # gone meanwhile
+            continue
+    return found
+
+
 def _containers(run_id: str) -> list[str]:
     assert DOCKER is not None
     done = subprocess.run(
