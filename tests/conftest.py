@@ -7,7 +7,9 @@ and gets back an outcome whose repr shows everything, so a failing assert explai
 from __future__ import annotations
 
 import json
+import subprocess
 import textwrap
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,3 +136,22 @@ def run_events(project: WfrunProject, kind: str) -> list[dict[str, Any]]:
 def run_record(project: WfrunProject) -> dict[str, Any]:
     """That run's run.json."""
     return cast(dict[str, Any], json.loads((only_run_dir(project) / "run.json").read_text()))
+
+
+def wait_until(
+    condition: Callable[[], object],
+    what: str,
+    *,
+    timeout: float = 30,
+    proc: subprocess.Popen[Any] | None = None,
+) -> None:
+    """Poll until `condition()` holds: a test waits on the thing it needs, never on a sleep
+    that hopes it happened by then. Fails naming `what`, at once if `proc` ended first."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"{what}: never, the process exited {proc.returncode} first:\n{out}\n{err}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout}s")
+        time.sleep(0.01)

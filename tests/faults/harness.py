@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
 import shutil
 import signal
 import subprocess
@@ -191,6 +192,73 @@ def marked_processes(marker: str, variable: str = MARKER) -> list[str]:
             continue
         if stat is not None:
             found.append(f"{pid} (session {stat.session}): {cmdline.decode(errors='replace')}")
+    return found
+
+
+# -- what a process is doing: its threads' system calls ---------------------------------
+
+# Linux's numbers for the calls a test waits on a process to be blocked in.
+_SYSCALLS = {"x86_64": {"write": 1, "futex": 202}, "aarch64": {"write": 64, "futex": 98}}
+
+
+def _syscall(name: str) -> int:
+    numbers = _SYSCALLS.get(platform.machine())
+    if numbers is None:
+        pytest.skip(f"no system call numbers for {platform.machine()} in the harness")
+    return numbers[name]
+
+
+def thread_calls(pid: int) -> dict[int, list[int]]:
+    """Each blocked thread of `pid` (tid -> the system call's number and its six
+    arguments), from /proc/<pid>/task/<tid>/syscall; a running thread is left out."""
+    calls = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "syscall").read_text().split()
+        except PermissionError:
+            pytest.skip("/proc/<pid>/syscall is not readable here (ptrace_scope)")
+        except OSError:  # the thread ended meanwhile
+            continue
+        if len(fields) >= 7 and fields[0] != "-1":  # not "running", nor "-1 sp pc"
+            calls[int(task.name)] = [int(f, 0) for f in fields[:7]]
+    return calls
+
+
+def writing_to_stdout(pid: int) -> bool:
+    """A thread of `pid` is blocked in write(1, ...): its stdout pipe is full."""
+    write = _syscall("write")
+    return any(call[:2] == [write, 1] for call in thread_calls(pid).values())
+
+
+def main_thread_on_a_lock(pid: int) -> bool:
+    """The main thread waits on a lock with no deadline: a futex wait with no timeout
+    (a queue or a condition with a timeout, the GIL too, wait with one)."""
+    call = thread_calls(pid).get(pid)
+    return call is not None and call[0] == _syscall("futex") and call[4] == 0
+
+
+def main_thread_wakeups(pid: int) -> int:
+    """How often the main thread has gone to sleep and woken (voluntary switches)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("voluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    msg = f"/proc/{pid}/status has no voluntary_ctxt_switches"
+    raise AssertionError(msg)
+
+
+def child_commands(pid: int) -> list[str]:
+    """The command lines of `pid`'s live children (zombies hold nothing: left out)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            state, ppid = (entry / "stat").read_text().rsplit(")", 1)[1].split()[:2]
+            if int(ppid) != pid or state == "Z":
+                continue
+            found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip())
+        except OSError:  # gone meanwhile
+            continue
     return found
 
 

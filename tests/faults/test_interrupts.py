@@ -16,8 +16,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import wait_until
 from tests.engine.conftest import RunResult
-from tests.faults.harness import FaultProject, check_record, marked_pids
+from tests.faults.harness import (
+    FaultProject,
+    check_record,
+    main_thread_on_a_lock,
+    main_thread_wakeups,
+    marked_pids,
+    writing_to_stdout,
+)
 
 PROBE = "{type: faulty, with: {inner: probe, settings: {tag: TAG}, stop_seconds: STOP}}"
 
@@ -105,9 +113,16 @@ def test_sigterm_while_the_runner_handles_ctrl_c_does_not_abandon_teardown(
     )
     proc = fault_project.start("run", "flow.yaml")  # its stdout is not read: the pipe fills
     fault_project.wait_for_event("turn_started")
-    time.sleep(0.5)
+    wait_until(
+        lambda: writing_to_stdout(proc.pid), "the log line blocks on the full pipe", proc=proc
+    )
+    woke = main_thread_wakeups(proc.pid)
     fault_project.interrupt(signal.SIGINT)
-    time.sleep(0.5)
+    wait_until(  # the handler ran; the notice after it waits for the emitter's lock
+        lambda: main_thread_wakeups(proc.pid) > woke and main_thread_on_a_lock(proc.pid),
+        "the runner's main thread takes Ctrl-C and blocks in its notice",
+        proc=proc,
+    )
     fault_project.interrupt(signal.SIGTERM)
     result = fault_project.finish()
     assert proc.returncode == 130, result
@@ -150,7 +165,7 @@ def test_ctrl_c_while_a_service_waits_to_be_ready_is_prompt(fault_project: Fault
             type: process
             with:
               command: [sleep, "300"]
-              ready: {command: ["false"], timeout: 120, interval: 0.05}
+              ready: {command: [sh, -c, "touch probed; false"], timeout: 120, interval: 0.05}
         agents:
           user: {type: shell, requires: [svc], with: {run: ["true"]}}
         phases:
@@ -158,8 +173,7 @@ def test_ctrl_c_while_a_service_waits_to_be_ready_is_prompt(fault_project: Fault
         """
     )
     fault_project.start("run", "flow.yaml")
-    fault_project.wait_for_event("resource_starting")
-    time.sleep(0.5)
+    fault_project.wait_for_file(fault_project.path / "probed")  # the readiness wait is on
     began = time.monotonic()
     fault_project.interrupt(signal.SIGINT)
     result = fault_project.finish()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import wait_until
 from tests.engine.conftest import EngineProject, RunResult, alive
 
 
@@ -408,8 +409,12 @@ def test_a_pipe_with_a_writer_is_read(project):
     # As `<(generate)` does: the writer holds the pipe open before wfrun reads, then
     # takes its time to write.
     writer = subprocess.Popen(["sh", "-c", f"exec > '{fifo}'; sleep 1; printf '%s' '{text}'"])
-    time.sleep(1)  # the writer waits in open() for a reader by now
     try:
+        wait_until(  # the kernel function a FIFO's open() waits in for the other end
+            lambda: Path(f"/proc/{writer.pid}/wchan").read_text() == "wait_for_partner",
+            "the writer waits in open() for a reader",
+            proc=writer,
+        )
         result = _wfrun(project, "validate", str(fifo))
     finally:
         writer.kill()

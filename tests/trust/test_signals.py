@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import wait_until
 from tests.engine.conftest import RunResult
-from tests.faults.harness import FaultProject, check_record
+from tests.faults.harness import FaultProject, check_record, child_commands, marked_pids
 from wfrun.engine import procs
 
 HANGING_RUN = """
@@ -157,8 +158,11 @@ def test_a_backtracking_stdout_regex_ends_within_the_timeout(project: FaultProje
 def test_a_backtracking_stdout_regex_gives_way_to_sigterm(project: FaultProject) -> None:
     project.write(BACKTRACKING.replace("TIMEOUT", ""))
     proc = project.start("run", "flow.yaml")
-    project.wait_for_event("turn_started")
-    time.sleep(1.0)  # the command printed; the regex is at work
+    wait_until(  # the command printed and ended; the regex is at work, in a child
+        lambda: any("re.search" in c for c in child_commands(proc.pid)),
+        "the stdout_matches regex starts",
+        proc=proc,
+    )
     proc.send_signal(signal.SIGTERM)
     result = project.finish(timeout=60)
     assert result.code == 130, result
@@ -196,8 +200,11 @@ def test_a_pipe_held_open_outside_the_session_gives_way_to_sigterm(
 ) -> None:
     project.write(PIPE_HELD.replace(", TIMEOUT", ""))
     proc = project.start("run", "flow.yaml")
-    project.wait_for_event("turn_started")
-    time.sleep(0.5)
+    wait_until(  # the turn's command has set its pipe up: `yes` fills it
+        lambda: (run := _commands(project)).count("sleep 300") == 2 and "yes" in run,
+        "the turn's pipeline starts",
+        proc=proc,
+    )
     proc.send_signal(signal.SIGTERM)
     result = project.finish(timeout=60)
     assert result.code == 130, result
@@ -290,6 +297,17 @@ def test_cleanup_leaves_a_stranger_alone_though_pid_start_and_boot_match(
         for pid in procs.members(stranger.pid):
             os.kill(pid, signal.SIGKILL)
         stranger.wait()
+
+
+def _commands(project: FaultProject) -> list[str]:
+    """The command lines of the processes the project's run started, however deep."""
+    found = []
+    for pid in marked_pids(project.marker):
+        try:
+            found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:  # gone meanwhile
+            continue
+    return [c.strip() for c in found]
 
 
 def _comm(pid: int) -> str:
