@@ -61,7 +61,8 @@ lint: $(STAMP)  ## ruff check and format
 	$(VENV)/bin/ruff check --fix wfrun tests benchmarks
 	$(VENV)/bin/ruff format wfrun tests benchmarks
 
-bench: $(STAMP)  ## run the benchmarks (prints tables)
+bench: $(STAMP)  ## run the benchmarks (prints tables; installs the peers they compare with)
+	$(PY) -m pip install -q -e '.[dev,dask,bench]'
 	$(PY) benchmarks/planner_scale.py
 	$(PY) benchmarks/engine_overhead.py
 	$(PY) benchmarks/load_graph.py

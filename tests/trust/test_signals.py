@@ -220,7 +220,17 @@ version: 1
 agents:
   user:
     type: shell
-    with: {run: "setsid sleep 300 & (sleep 300 &) ; sh -c 'setsid sleep 300 &'; echo ok", shell: true}
+    with:
+      shell: true
+      run: |
+        setsid sh -c 'echo $$ > one.pid; exec sleep 300' &
+        (sleep 300 &)
+        sh -c "setsid sh -c 'echo \\$\\$ > two.pid; exec sleep 300' &"
+        i=0
+        while [ ! -s one.pid ] || [ ! -s two.pid ]; do
+          i=$((i+1)); [ $i -gt 1000 ] && break; sleep 0.01
+        done
+        echo ok
 phases:
   only: {agents: [user]}
 """
@@ -230,7 +240,9 @@ def test_processes_that_left_the_session_are_stopped_when_the_run_ends(
     project: FaultProject,
 ) -> None:
     """`setsid` helpers and a double fork escape the turn's session: the run's end finds
-    them by their WFRUN_RUN_DIR and stops them, and says so."""
+    them by their WFRUN_RUN_DIR and stops them, and says so. (The command waits until
+    both helpers have left the session: else the turn's own group kill may catch them
+    first, and there is nothing left for the end to find.)"""
     project.write(ESCAPING)
     project.start("run", "flow.yaml")
     result = project.finish()
