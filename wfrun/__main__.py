@@ -37,10 +37,11 @@ def main() -> int:
         from wfrun.cli import main as cli_main  # noqa: PLC0415 - after the handler, on purpose
 
         code = cli_main()
-    except SystemExit as exc:  # `_quit`, outside the command's own handling
+        _hand_over(mine)
+    except SystemExit as exc:  # `_quit`: outside the command's own handling, or just after it
+        _quit_once()
         code = exc.code if isinstance(exc.code, int) else INTERRUPTED
-    for sig in mine:
-        signal.signal(sig, _quit_now)
+        _hand_over(mine)  # `_quit` raises once: nothing cuts this short
     for thread in threading.enumerate():  # what shutdown would wait for, interruptible
         if not thread.daemon and thread is not threading.current_thread():
             thread.join()
@@ -55,11 +56,23 @@ _quitting = False
 def _quit(signum: int, frame: FrameType | None) -> None:
     """Before or between a command's own handling: leave with 130, no traceback. Once:
     a second signal must not cut short the unwinding of the first."""
-    global _quitting  # noqa: PLW0603 - a signal handler's one bit of state
     del signum, frame
     if not _quitting:
-        _quitting = True
+        _quit_once()
         raise SystemExit(INTERRUPTED)
+
+
+def _quit_once() -> None:
+    global _quitting  # noqa: PLW0603 - a signal handler's one bit of state
+    _quitting = True
+
+
+def _hand_over(mine: list[signal.Signals]) -> None:
+    """The command is over: from now on a signal ends the process at once. (A `_quit`
+    that fired between the command's return and this would otherwise escape `main`,
+    and finalisation would put the default action back for the next Ctrl-C: exit -2.)"""
+    for sig in mine:
+        signal.signal(sig, _quit_now)
 
 
 def _quit_now(signum: int, frame: FrameType | None) -> None:
