@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import wait_until
 from tests.docker_engine import IMAGE, containers, remove, require_engine
 from tests.engine.conftest import EngineProject, RunResult, send
 
@@ -141,7 +142,7 @@ def test_ctrl_c_kills_the_command_inside_and_removes_the_container(
     )
     proc = project.start("run", "flow.yaml", "--json")
     project.wait_for_event("turn_started", timeout=60, agent="long")
-    time.sleep(1.0)  # the exec has begun inside
+    wait_until(lambda: _running(b"sleep\x003001\x00"), "sleep 3001 inside the container", proc=proc)
     began = time.monotonic()
     code, _, _ = send(proc, signal.SIGINT)
     assert code == 130
@@ -217,3 +218,16 @@ def test_the_container_example_exploits_patches_and_verifies(project: EngineProj
     assert "404 Not Found" in verifier["output"], verifier
     assert not verifier["success"]  # the phase expects this failure
     assert left(result) == []
+
+
+def _running(cmdline: bytes) -> bool:
+    """A process with this command line runs on this machine (a container's processes
+    are the host kernel's too, seen here under host pids)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes() == cmdline:
+                    return True
+            except OSError:
+                continue  # gone meanwhile
+    return False
