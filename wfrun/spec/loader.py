@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from wfrun import constants as C
 from wfrun.errors import Diagnostic, Position, Severity, SpecError, UsageError, brief, clip
+from wfrun.gcpause import gc_paused
 from wfrun.redact import Redactor
 from wfrun.registry import PluginError, Registry, default_registry, with_plugins
 from wfrun.spec import checks
@@ -182,6 +183,18 @@ def inspect_text(
     base_dir: Path | None = None,
 ) -> Inspection:
     """Check workflow text; `file` is only the name used in messages."""
+    with gc_paused():  # the parsed file is a million objects the collector would rescan
+        return _inspect_text(text, file, params, environ, registry, base_dir)
+
+
+def _inspect_text(
+    text: str,
+    file: str,
+    params: Mapping[str, str] | None,
+    environ: Mapping[str, str],
+    registry: Registry | None,
+    base_dir: Path | None,
+) -> Inspection:
     try:
         source = parse_yaml(text, file)
     except SpecError as exc:  # e.g. 50,000 duplicate keys
@@ -253,8 +266,9 @@ class _Loading:
             self._placeholder_error(path, error)
         if self._enough():  # placeholders past the limit are unresolved: stop before misjudging
             return None
+        doc: WorkflowDoc | None = None
         try:
-            WorkflowDoc.model_validate(rendered)
+            doc = WorkflowDoc.model_validate(rendered)
         except ValidationError as exc:
             self.diagnostics += diagnostics_from(
                 exc, self.source, (), WorkflowDoc, limit=self._room()
@@ -262,7 +276,7 @@ class _Loading:
         if self._enough():
             return None
         self._load_plugins(rendered.get("plugins"), base_dir)
-        docs = {section: self._valid_entries(rendered, section) for section in _SECTIONS}
+        docs = {section: self._valid_entries(rendered, doc, section) for section in _SECTIONS}
         execution = rendered.get("execution", "sequential")
         found = checks.check(
             self.source,
@@ -277,9 +291,9 @@ class _Loading:
         self.diagnostics += found
         if "name" not in rendered and not any(d.severity == "error" for d in self.diagnostics):
             self._default_name()
-        if any(d.severity == "error" for d in self.diagnostics):
+        if doc is None or any(d.severity == "error" for d in self.diagnostics):
             return None
-        return _build(WorkflowDoc.model_validate(rendered), self.source, base_dir)
+        return _build(doc, self.source, base_dir)
 
     def _default_name(self) -> None:
         """The file's name stands in for `name:` (run ids and folders are made of it), so
@@ -361,8 +375,15 @@ class _Loading:
     def _error(self, where: Position, message: str, hint: str = "") -> None:
         self.diagnostics.append(Diagnostic(where, message, hint))
 
-    def _valid_entries(self, rendered: dict[str, Any], section: str) -> dict[str, BaseModel]:
-        """The entries of a section that are well-formed on their own, for semantic checks."""
+    def _valid_entries(
+        self, rendered: dict[str, Any], doc: WorkflowDoc | None, section: str
+    ) -> dict[str, BaseModel]:
+        """The entries of a section that are well-formed on their own, for semantic checks.
+
+        A valid document's are its own: each was validated by the same model, once.
+        """
+        if doc is not None:
+            return dict(getattr(doc, section))
         entries = rendered.get(section)
         model = _SECTIONS[section]
         valid: dict[str, BaseModel] = {}
