@@ -330,17 +330,17 @@ def _steps(
         live += len(start)
         extra = extras.get(i) if extras else None
         steps.append(
-            Step(
-                index=i,
-                phase=phase,
-                needs=needs[i],
-                resources=resources,
-                holds=index.ordered({*resources, *extra}) if extra else resources,
-                spawns=spawns.get(i, none) if spawns else none,
-                start=start,
-                stop=stop,
-                live=live,
-                direct=tuple({*named[i], *extra}) if extra else named[i],
+            Step.of(
+                i,
+                phase,
+                needs[i],
+                resources,
+                index.ordered({*resources, *extra}) if extra else resources,
+                spawns.get(i, none) if spawns else none,
+                start,
+                stop,
+                live,
+                tuple({*named[i], *extra}) if extra else named[i],
             )
         )
         live -= len(stop)
