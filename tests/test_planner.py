@@ -8,6 +8,8 @@ finish/skip/spawn orders.
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import subprocess
 import sys
@@ -28,6 +30,7 @@ from wfrun.planner import (
     Plan,
     Reacquire,
     Release,
+    Step,
     plan_workflow,
     resource_order,
     resource_set,
@@ -765,3 +768,28 @@ def test_sequential_ledger_releases_at_the_planned_points(
             released.update(run.done(phase, skip=skip))
         assert released == set(step.stop)
     run.finish_checks()
+
+
+def test_step_of_is_the_constructor() -> None:
+    """`Step.of` (the planner's fast path) makes what `Step(...)` makes, field for field;
+    a field added to Step must be added to it (its parameters are the fields in order)."""
+    values: dict[str, Any] = {
+        "index": 3,
+        "phase": "p",
+        "needs": ("a",),
+        "resources": ("r", "s"),
+        "holds": ("r", "s", "t"),
+        "spawns": ("tpl",),
+        "start": ("s",),
+        "stop": ("r",),
+        "live": 2,
+        "direct": ("r",),
+    }
+    made = Step.of(*values.values())
+    assert made == Step(**values)
+    assert dataclasses.asdict(made) == dataclasses.asdict(Step(**values))
+    names = [f.name for f in dataclasses.fields(Step)]
+    assert list(inspect.signature(Step.of).parameters) == names[:-1]
+    assert names[-1] == "pause"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.live = 3  # type: ignore[misc]

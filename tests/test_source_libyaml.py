@@ -19,7 +19,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 
-from tests.fuzz.strategies import TEXTS, mutated_examples, yamlish_text
+from tests.fuzz.strategies import TEXTS, mutated_examples, structured_texts, yamlish_text
 from wfrun.errors import SpecError
 from wfrun.spec import source
 
@@ -28,20 +28,22 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _parse(text: str, *, libyaml: bool) -> tuple[str, Any]:
-    saved = source.LIBYAML
-    source.LIBYAML = libyaml
+def _parse(text: str, *, libyaml: bool, one_pass: bool = True) -> tuple[str, Any]:
+    saved = source.LIBYAML, source.ONE_PASS
+    source.LIBYAML, source.ONE_PASS = libyaml, one_pass
     try:
         parsed = source.parse_yaml(text, "flow.yaml")
     except SpecError as exc:
         return "error", [(d.position, d.message, d.hint) for d in exc.diagnostics]
     finally:
-        source.LIBYAML = saved
+        source.LIBYAML, source.ONE_PASS = saved
     return "ok", (parsed.data, parsed.positions)
 
 
 def _same(text: str) -> None:
-    fast, pure = _parse(text, libyaml=True), _parse(text, libyaml=False)
+    fast, composed = _parse(text, libyaml=True), _parse(text, libyaml=True, one_pass=False)
+    assert fast == composed, text  # the one-pass reader gives what composing gives
+    pure = _parse(text, libyaml=False)
     if pure[0] == "ok":
         assert fast == pure, text
     elif fast[0] == "ok":  # libyaml read what PyYAML refused: positioned data all the same
@@ -92,4 +94,27 @@ def test_yamlish_text_parses_the_same_with_libyaml(text: str) -> None:
 @_FUZZ
 @given(mutated_examples())
 def test_mutated_examples_parse_the_same_with_libyaml(text: str) -> None:
+    _same(text)
+
+
+@_FUZZ
+@given(structured_texts())
+def test_structured_documents_parse_the_same_with_libyaml(text: str) -> None:
+    _same(text)
+
+
+LIMITS = [
+    "a: " + "[" * 70 + "]" * 70 + "\n",  # too deep
+    "- " + "[1, 2]\n- " * 5 + "x\n",
+    "a: 1\nb: {c: [d, 'e', \"f\", |\n    g\n  ]}\n",
+    "a: 0x1F\nb: 2001-12-14\nc: 1e400\nd: ~\ne: on\nf: 190:20:30\ng: ''\nh:\n",
+    "a: 1\n---\nb: 2\n",
+    "<<: {a: 1}\n",
+    "[1, 2]: x\n",
+    "= : x\nb: =\n",
+]
+
+
+@pytest.mark.parametrize("text", LIMITS)
+def test_limits_and_odd_values_parse_the_same_with_libyaml(text: str) -> None:
     _same(text)

@@ -49,8 +49,7 @@ def _plan(workflow: Workflow, limits: Mapping[str, int] | None) -> Plan:
     index = ResourceIndex(workflow)
     order, listed, needs = phase_points(workflow)
     points = len(order)
-    named = [index.named(phase) for phase in listed]
-    closed = [index.closed(own) for own in named]
+    named, closed = index.phase_sets(listed)  # closed sets, in start order
     unnamed = index.needed.difference(*named)  # needed, but no listed phase names them
     first, last = _first_last(closed)  # a closed set covers everything its phase needs
     spawning = _Spawning.of(workflow, index, order, listed, closed)
@@ -311,7 +310,10 @@ def _steps(
     first: dict[str, int],
     last: dict[str, int],
 ) -> tuple[Step, ...]:
-    """One `Step` per point: its sets, what starts before it and stops after it, live count."""
+    """One `Step` per point: its sets, what starts before it and stops after it, live count.
+
+    `closed`: each point's resource set, in start order already."""
+    none: Names = ()
     starts: defaultdict[int, list[str]] = defaultdict(list)
     stops: defaultdict[int, list[str]] = defaultdict(list)
     for r in acquired:  # start order within a point
@@ -320,25 +322,28 @@ def _steps(
         stops[last[r]].append(r)
     steps: list[Step] = []
     live = 0
+    extras, spawns = spawning.extra, spawning.spawns
     for i, phase in enumerate(order):
-        live += len(starts.get(i, ()))
-        resources = index.ordered(closed[i])
-        extra = spawning.extra.get(i, frozenset())
+        start = tuple(starts[i]) if i in starts else none
+        stop = tuple(stops[i]) if i in stops else none
+        resources = closed[i]
+        live += len(start)
+        extra = extras.get(i) if extras else None
         steps.append(
-            Step(
-                index=i,
-                phase=phase,
-                needs=needs[i],
-                resources=resources,
-                holds=index.ordered({*resources, *extra}) if extra else resources,
-                spawns=spawning.spawns.get(i, ()),
-                start=tuple(starts.get(i, ())),
-                stop=tuple(stops.get(i, ())),
-                live=live,
-                direct=tuple({*named[i], *extra}) if extra else named[i],
+            Step.of(
+                i,
+                phase,
+                needs[i],
+                resources,
+                index.ordered({*resources, *extra}) if extra else resources,
+                spawns.get(i, none) if spawns else none,
+                start,
+                stop,
+                live,
+                tuple({*named[i], *extra}) if extra else named[i],
             )
         )
-        live -= len(stops.get(i, ()))
+        live -= len(stop)
     return tuple(steps)
 
 

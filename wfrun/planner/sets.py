@@ -120,6 +120,26 @@ class ResourceIndex:
             return named
         return tuple(dict.fromkeys((*named, *(r for ext in extensions for r in ext))))
 
+    def phase_sets(self, phases: Iterable[Phase]) -> tuple[list[Names], list[Names]]:
+        """Per phase, what it names (`named`) and its resource set in start order
+        (`ordered(closed(named))`), in one loop with the lookups bound once: at 10^5
+        phases this loop is a third of a plan."""
+        named_of, needs, rank = self.named, self.needs, self.rank.__getitem__
+        extension, extended = self._extension, self._extended
+        named: list[Names] = []
+        sets: list[Names] = []
+        for phase in phases:
+            own = named_of(phase)
+            named.append(own)
+            full: set[str] | None = None
+            for r in own:
+                if needs[r]:
+                    if full is None:
+                        full = set(own)
+                    full.update(extension.get(r) or extended(r))
+            sets.append(tuple(sorted(own if full is None else full, key=rank)))
+        return named, sets
+
     def ordered(self, names: Iterable[str]) -> Names:
         """`names` (closed over needs already) in start order."""
         return tuple(sorted(names, key=self.rank.__getitem__))

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import select
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from wfrun import constants as C
 from wfrun.errors import Diagnostic, Position, Severity, SpecError, UsageError, brief, clip
+from wfrun.gcpause import gc_paused
 from wfrun.redact import Redactor
 from wfrun.registry import PluginError, Registry, default_registry, with_plugins
 from wfrun.spec import checks
@@ -26,11 +25,10 @@ from wfrun.spec.document import (
     AgentDoc,
     PhaseDoc,
     ResourceDoc,
-    RetryDoc,
     TemplateDoc,
     WorkflowDoc,
 )
-from wfrun.spec.expr import parse as parse_expression
+from wfrun.spec.freeze import freeze
 from wfrun.spec.interpolate import (
     Interpolator,
     PlaceholderError,
@@ -39,8 +37,9 @@ from wfrun.spec.interpolate import (
     resolve_in,
 )
 from wfrun.spec.locate import diagnostics_from, listing, suggest
-from wfrun.spec.model import Agent, Phase, Resource, Retry, Workflow
-from wfrun.spec.source import PathKey, Source, parse_yaml, position_at
+from wfrun.spec.model import Workflow
+from wfrun.spec.reading import read_text
+from wfrun.spec.source import PathKey, Source, parse_yaml
 
 _SECTIONS: dict[str, type[BaseModel]] = {
     "resources": ResourceDoc,
@@ -48,8 +47,6 @@ _SECTIONS: dict[str, type[BaseModel]] = {
     "phases": PhaseDoc,
     "templates": TemplateDoc,
 }
-
-PIPE_WAIT = 10.0  # seconds a pipe may stay silent before the file is refused
 
 
 @dataclass(frozen=True)
@@ -86,90 +83,17 @@ def inspect_workflow(
     registry: Registry | None = None,
 ) -> Inspection:
     """Like load_workflow, but returns warnings too and never raises SpecError."""
-    file = str(path)
-    start = Position(file, 1, 1)
-    limit = f"over the {C.MAX_FILE_BYTES:,}-byte limit"
-    try:
-        # Opened without blocking, then checked by what was opened: opening a FIFO waits
-        # for a writer, a pipe may never deliver; a path swapped after a stat is moot.
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
-        with os.fdopen(fd, "rb", buffering=0) as handle:
-            info = os.fstat(fd)
-            if not (
-                stat.S_ISREG(info.st_mode)
-                or stat.S_ISFIFO(info.st_mode)
-                or stat.S_ISCHR(info.st_mode)
-            ):
-                message = f"not a regular file but {_file_kind(info.st_mode)}"
-                return Inspection(None, [Diagnostic(start, message, "give a workflow file")])
-            if info.st_size > C.MAX_FILE_BYTES:  # refuse before reading a huge file
-                message = f"file is {info.st_size:,} bytes, {limit}"
-                return Inspection(None, [Diagnostic(start, message, "split the workflow up")])
-            data = _read_at_most(handle, C.MAX_FILE_BYTES + 1)
-            if data is None:
-                kind = _file_kind(info.st_mode)
-                message = f"nothing came from {kind} within {PIPE_WAIT:g} s"
-                hint = "is anything writing to it? (`wfrun validate <(generate)` works)"
-                return Inspection(None, [Diagnostic(start, message, hint)])
-    except OSError as exc:
-        message = f"cannot read the workflow file: {exc.strerror or exc}"
-        hint = "check the path" if isinstance(exc, FileNotFoundError) else ""
-        return Inspection(None, [Diagnostic(start, message, hint)])
-    if len(data) > C.MAX_FILE_BYTES:
-        return Inspection(None, [Diagnostic(start, f"file is {limit}", "split the workflow up")])
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Inspection(None, [_not_utf8(file, data, exc)])
-    text = text.replace("\r\n", "\n").replace("\r", "\n")  # as text mode reads it
+    got = read_text(path)
+    if isinstance(got, Diagnostic):
+        return Inspection(None, [got])
     return inspect_text(
-        text,
-        file,
+        got,
+        str(path),
         params=params,
         environ=os.environ if environ is None else environ,
         registry=registry,
         base_dir=Path(path).resolve().parent,
     )
-
-
-def _read_at_most(handle: BinaryIO, size: int) -> bytes | None:
-    """Up to `size` bytes, to the end; None if a pipe or device stays silent for
-    `PIPE_WAIT` seconds (a FIFO whose writer never writes, a terminal)."""
-    chunks: list[bytes] = []
-    got = 0
-    while got < size:
-        try:
-            chunk = handle.read(size - got)
-        except BlockingIOError:
-            chunk = None
-        if chunk is None:  # nothing yet: wait for more, for a while
-            if not select.select([handle], [], [], PIPE_WAIT)[0]:
-                return None
-            continue
-        if not chunk:
-            break
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
-
-
-def _file_kind(mode: int) -> str:
-    kinds = {
-        stat.S_ISDIR: "a folder",
-        stat.S_ISFIFO: "a pipe",
-        stat.S_ISCHR: "a character device",
-        stat.S_ISBLK: "a block device",
-        stat.S_ISSOCK: "a socket",
-    }
-    return next((kind for test, kind in kinds.items() if test(mode)), "a special file")
-
-
-def _not_utf8(file: str, data: bytes, exc: UnicodeDecodeError) -> Diagnostic:
-    """Placed at the offending byte: a stray Latin-1 'é' on line 80 is found in an editor."""
-    before = data[: exc.start].decode("utf-8", errors="replace")
-    where = position_at(file, before, len(before))
-    message = f"the file is not UTF-8: byte {data[exc.start]:#04x} starts no valid character"
-    return Diagnostic(where, message, "save it as UTF-8 (is it Latin-1, or UTF-16?)")
 
 
 def inspect_text(
@@ -182,6 +106,18 @@ def inspect_text(
     base_dir: Path | None = None,
 ) -> Inspection:
     """Check workflow text; `file` is only the name used in messages."""
+    with gc_paused():  # the parsed file is a million objects the collector would rescan
+        return _inspect_text(text, file, params, environ, registry, base_dir)
+
+
+def _inspect_text(
+    text: str,
+    file: str,
+    params: Mapping[str, str] | None,
+    environ: Mapping[str, str],
+    registry: Registry | None,
+    base_dir: Path | None,
+) -> Inspection:
     try:
         source = parse_yaml(text, file)
     except SpecError as exc:  # e.g. 50,000 duplicate keys
@@ -253,8 +189,9 @@ class _Loading:
             self._placeholder_error(path, error)
         if self._enough():  # placeholders past the limit are unresolved: stop before misjudging
             return None
+        doc: WorkflowDoc | None = None
         try:
-            WorkflowDoc.model_validate(rendered)
+            doc = WorkflowDoc.model_validate(rendered)
         except ValidationError as exc:
             self.diagnostics += diagnostics_from(
                 exc, self.source, (), WorkflowDoc, limit=self._room()
@@ -262,7 +199,7 @@ class _Loading:
         if self._enough():
             return None
         self._load_plugins(rendered.get("plugins"), base_dir)
-        docs = {section: self._valid_entries(rendered, section) for section in _SECTIONS}
+        docs = {section: self._valid_entries(rendered, doc, section) for section in _SECTIONS}
         execution = rendered.get("execution", "sequential")
         found = checks.check(
             self.source,
@@ -277,9 +214,9 @@ class _Loading:
         self.diagnostics += found
         if "name" not in rendered and not any(d.severity == "error" for d in self.diagnostics):
             self._default_name()
-        if any(d.severity == "error" for d in self.diagnostics):
+        if doc is None or any(d.severity == "error" for d in self.diagnostics):
             return None
-        return _build(WorkflowDoc.model_validate(rendered), self.source, base_dir)
+        return freeze(doc, self.source, base_dir)
 
     def _default_name(self) -> None:
         """The file's name stands in for `name:` (run ids and folders are made of it), so
@@ -361,8 +298,15 @@ class _Loading:
     def _error(self, where: Position, message: str, hint: str = "") -> None:
         self.diagnostics.append(Diagnostic(where, message, hint))
 
-    def _valid_entries(self, rendered: dict[str, Any], section: str) -> dict[str, BaseModel]:
-        """The entries of a section that are well-formed on their own, for semantic checks."""
+    def _valid_entries(
+        self, rendered: dict[str, Any], doc: WorkflowDoc | None, section: str
+    ) -> dict[str, BaseModel]:
+        """The entries of a section that are well-formed on their own, for semantic checks.
+
+        A valid document's are its own: each was validated by the same model, once.
+        """
+        if doc is not None:
+            return dict(getattr(doc, section))
         entries = rendered.get(section)
         model = _SECTIONS[section]
         valid: dict[str, BaseModel] = {}
@@ -418,76 +362,3 @@ def _example(value: Any) -> str:
     if isinstance(value, list | dict):
         return "'[1, 2]'" if isinstance(value, list) else "'{a: 1}'"
     return str(value)
-
-
-def _build(doc: WorkflowDoc, source: Source, base_dir: Path) -> Workflow:
-    """The frozen Workflow the planner and engine use; only called on a clean file."""
-    file = base_dir / Path(source.file).name
-    return Workflow(
-        name=doc.name or Path(source.file).stem,
-        file=file,
-        version=doc.version,
-        description=doc.description,
-        params=doc.params,
-        resources={
-            name: Resource(
-                name=name,
-                type=r.type,
-                config=r.with_,
-                needs=tuple(r.needs),
-                pool=r.pool,
-                restart=r.restart == "allowed",
-            )
-            for name, r in doc.resources.items()
-        },
-        agents={
-            name: Agent(
-                name=name,
-                type=a.type,
-                config=a.with_,
-                requires=tuple(a.requires),
-                optional=tuple(a.optional),
-            )
-            for name, a in doc.agents.items()
-        },
-        execution=doc.execution,
-        phases={name: _phase(name, p) for name, p in doc.phases.items()},
-        templates={name: _phase(name, t) for name, t in doc.templates.items()},
-        plugins=tuple(doc.plugins),
-        secrets=tuple(dict.fromkeys(doc.secrets)),
-        limits=dict(doc.limits),
-        budget={k: v for k, v in (doc.budget.model_dump() if doc.budget else {}).items() if v},
-        max_spawns=doc.max_spawns,
-        places={  # capacity problems are found by the planner, reported at these
-            **{f"resources.{n}": source.at(("resources", n), key=True) for n in doc.resources},
-            **{f"limits.{k}": source.at(("limits", k), key=True) for k in doc.limits},
-        },
-    )
-
-
-def _phase(name: str, doc: PhaseDoc | TemplateDoc) -> Phase:
-    return Phase(
-        name=name,
-        agents=tuple(doc.agents),
-        resources=tuple(doc.resources),
-        max_iterations=doc.max_iterations,
-        needs=tuple(doc.needs) if isinstance(doc, PhaseDoc) else (),
-        condition=parse_expression(doc.if_) if doc.if_ is not None else None,
-        condition_text=doc.if_ or "",
-        expect=doc.expect,
-        timeout=doc.timeout,
-        may_spawn=tuple(doc.may_spawn),
-        params=doc.params if isinstance(doc, TemplateDoc) else {},
-        retry=_retry(doc.retry),
-    )
-
-
-_RETRY_STATUS = {"failure": "failed", "timeout": "timeout", "error": "error"}
-
-
-def _retry(doc: RetryDoc | None) -> Retry | None:
-    """`retry:` as statuses to retry (the file says `failure`, a phase ends `failed`)."""
-    if doc is None:
-        return None
-    on = frozenset(_RETRY_STATUS[ending] for ending in doc.on)
-    return Retry(attempts=doc.attempts, backoff=doc.backoff, on=on)
