@@ -3,13 +3,19 @@
 All scheduling state — what is ready, running and finished, the ledger, spawns — is
 read and changed under one lock, `_lock`, by whichever thread has news. A worker that
 finishes a phase records it, releases what the ledger says, decides what became ready
-and hands out free slots; the next phase it hands out is usually its own next job, so
-a phase costs no thread switch. (Posting each finished phase to the main thread to
+and starts what fits; the first phase it starts it keeps and runs itself, so a chain
+of phases costs no thread switch. (Posting each finished phase to the main thread to
 decide cost two or three context switches a phase: 2-3x a no-op phase's cost,
 benchmarks/engine_overhead.py.) The main thread supervises: it waits on the inbox
 with a timeout set by the nearest phase deadline, enforces timeouts, handles what
 other threads post (a resource's watcher, the end of the run), and it is where Ctrl-C
 and SIGTERM arrive.
+
+Parallelism on demand (`_share`): phases that keep Python busy gain nothing from more
+threads (one GIL), and four workers running no-op phases fell into a lock convoy that
+made each phase 2-3x dearer; so while the process computes, one worker carries on and
+the others wait. Once phases wait on something (a command, a socket), every free slot
+gets a phase.
 
 Workers (`engine/workers.py`) are daemon threads, not a `ThreadPoolExecutor`'s: an
 agent that ignores its cancel must not keep wfrun from exiting.
@@ -47,6 +53,10 @@ from wfrun.status import FAILED_STATES, FAILURE_FIELDS, PhaseStatus
 
 TIMEOUT_GRACE = 5.0  # seconds a cancelled phase gets to return before it is abandoned
 IDLE_WAKE = 0.5  # seconds the loop sleeps at most with no deadline to watch
+SHORT_PHASE = 0.001  # seconds: a phase this short leaves its worker computing, not waiting
+WATCH = 0.01  # seconds between the main thread's looks while phases wait for a free slot
+WINDOW = 0.002  # seconds of CPU use looked back on to tell computing from waiting
+BUSY = 0.5  # share of one CPU above which the process computes: more workers only contend
 
 
 class Scheduler:
@@ -83,6 +93,8 @@ class Scheduler:
         self.last_output: Any = None
         self._lock = threading.Lock()  # guards all scheduling state (see the docstring)
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._here = threading.local()  # a worker's `keeping` and `kept` (`_work`)
+        self._looked = (time.monotonic(), time.process_time())  # `_cpu_idle`'s last look
         self._workers = Workers(self._work)
         self._stopping = False  # interrupted: record what finishes, start nothing
         self._spawn_ids = itertools.count(1)
@@ -144,7 +156,7 @@ class Scheduler:
     def run(self) -> None:
         """Until every phase is final. KeyboardInterrupt propagates (the runner tears down)."""
         with self._lock:
-            self._dispatch()
+            self._dispatch(self._share())
         while True:
             with self._lock:
                 if not self.running:
@@ -153,7 +165,7 @@ class Scheduler:
             self._wait_and_handle(timeout)
             with self._lock:
                 self._expire()
-                self._dispatch()
+                self._dispatch(self._share())
 
     def _wait_and_handle(self, timeout: float) -> None:
         """Handle the next message, and any already waiting; return at `timeout` if none."""
@@ -171,7 +183,30 @@ class Scheduler:
 
     def _work(self, run: PhaseRun) -> None:
         """A worker's part: run the phase, then record it and hand out what is next, under
-        the lock (the next phase is usually this worker's own next job). Never raises."""
+        the lock. The first phase it hands out it keeps and runs itself: no other worker
+        is woken for it, so a chain of short phases costs no thread switch. Never raises."""
+        here = self._here
+        kept: PhaseRun | None = run
+        while kept is not None:
+            run, here.kept = kept, None
+            self._run_one(run)
+            here.keeping = True
+            try:
+                with self._lock:
+                    self._complete(run)
+                    self._dispatch(self._share(run))
+                    wake = not self.running or self._stopping
+            except Exception as exc:  # noqa: BLE001 - a bug in the bookkeeping: the main thread raises it
+                self._inbox.put(functools.partial(_reraise, exc))
+                wake = False
+            finally:
+                here.keeping = False
+            kept = here.kept
+            if wake:  # the end, or a stop the main thread is waiting out
+                self._inbox.put(_nothing)
+        self._workers.idle()
+
+    def _run_one(self, run: PhaseRun) -> None:
         try:
             if run.backoff and run.cancelled.wait(run.backoff):  # `retry:` backoff, cut short
                 run.status, run.success = run.cancel_status, False
@@ -181,20 +216,10 @@ class Scheduler:
         except Exception as exc:  # noqa: BLE001 - a wfrun bug fails the phase, loudly
             run.status, run.success = PhaseStatus.ERROR, False
             run.reason = f"internal error: {type(exc).__name__}: {exc}"
-        self._workers.idle()
-        try:
-            with self._lock:
-                self._complete(run)
-                self._dispatch()
-                wake = not self.running or self._stopping
-        except Exception as exc:  # noqa: BLE001 - a bug in the bookkeeping: the main thread raises it
-            self._inbox.put(functools.partial(_reraise, exc))
-            return
-        if wake:  # the end, or a stop the main thread is waiting out
-            self._inbox.put(_nothing)
 
-    def _dispatch(self) -> None:
-        """Decide every newly ready phase once; start what fits in the free slots."""
+    def _dispatch(self, limit: int | None = None) -> None:
+        """Decide every newly ready phase once; start what fits in the free slots (at most
+        `limit` of them)."""
         if self._stopping:
             return
         if self.sequential:
@@ -213,11 +238,39 @@ class Scheduler:
                 self.runnable.append(run)
             else:
                 self._skip(run, reason)
-        while self.runnable and len(self.running) < self.max_parallel:
+        started = 0
+        while self.runnable and len(self.running) < self.max_parallel and started != limit:
             admitted = self._admissible()
             if admitted is None:  # capacity (issue 15): wait for a running phase to finish
                 break
             self._start(admitted)
+            started += 1
+
+    def _share(self, done: PhaseRun | None = None) -> int | None:
+        """How many phases to start now; None: every one that fits (lock held).
+
+        Parallelism on demand. While the process computes (phases that end within
+        SHORT_PHASE, a python agent at work), more workers only fight over one GIL: a lock
+        convoy that made a no-op phase of a wide graph 2-3x dearer. Then a worker that
+        finished (`done`) takes a next phase only if nothing else runs, and the others
+        wait. Once phases wait on something (a command, a socket, a sleep), every free
+        slot gets one, from the worker that finished or from the main thread's look
+        every WATCH seconds.
+        """
+        waited = done is not None and time.monotonic() - done.started >= SHORT_PHASE
+        if waited or self._cpu_idle():
+            return None
+        return 0 if self.running else 1
+
+    def _cpu_idle(self) -> bool:
+        """Whether the process used under BUSY of a CPU since the last look, at least
+        WINDOW ago (shorter spans measure the clock, not the workload). Lock held."""
+        now, cpu = time.monotonic(), time.process_time()
+        then, cpu_then = self._looked
+        if now - then < WINDOW:
+            return False
+        self._looked = (now, cpu)
+        return cpu - cpu_then < BUSY * (now - then)
 
     def _admissible(self) -> PhaseRun | None:
         """The first runnable phase the limits admit (capacity, issue 15)."""
@@ -233,9 +286,12 @@ class Scheduler:
         deadlines = [r.deadline for r in self.running.values() if r.deadline is not None]
         if self._budget_deadline is not None and not self.stop_reason:
             deadlines.append(self._budget_deadline)
+        wake = IDLE_WAKE
+        if self.runnable and len(self.running) < self.max_parallel:
+            wake = WATCH  # phases wait for a slot: look whether they may have one (`_share`)
         if not deadlines:
-            return IDLE_WAKE
-        return max(0.0, min(IDLE_WAKE, min(deadlines) - time.monotonic()))
+            return wake
+        return max(0.0, min(wake, min(deadlines) - time.monotonic()))
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -316,7 +372,11 @@ class Scheduler:
             max_iterations=run.spec.max_iterations,
             spawned_by=run.spawned_by,
         )
-        self._workers.submit(run)
+        here = self._here
+        if getattr(here, "keeping", False) and here.kept is None:
+            here.kept = run  # the worker that decided it runs it next (`_work`)
+        else:
+            self._workers.submit(run)
         if run.deadline is not None:  # the main thread re-reads the deadlines
             self._inbox.put(_nothing)
 

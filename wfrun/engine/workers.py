@@ -1,9 +1,9 @@
 """The scheduler's worker threads.
 
 Daemon threads, not a `ThreadPoolExecutor`'s: an agent that ignores its cancel must not
-keep wfrun from exiting, and an executor's threads are joined at exit. A worker that
-finishes a job says so (`idle`) before it decides what runs next, so the job it hands
-out is usually its own: no thread switch per phase.
+keep wfrun from exiting, and an executor's threads are joined at exit. A worker whose
+chain of jobs ended says so (`idle`): the next job submitted goes to it rather than to
+a new thread.
 """
 
 from __future__ import annotations
