@@ -11,7 +11,7 @@ with a timeout set by the nearest phase deadline, enforces timeouts, handles wha
 other threads post (a resource's watcher, the end of the run), and it is where Ctrl-C
 and SIGTERM arrive.
 
-Parallelism on demand (`_share`): phases that keep Python busy gain nothing from more
+Parallelism on demand (`workers.Demand`): phases that keep Python busy gain nothing from more
 threads (one GIL), and four workers running no-op phases fell into a lock convoy that
 made each phase 2-3x dearer; so while the process computes, one worker carries on and
 the others wait. Once phases wait on something (a command, a socket), every free slot
@@ -45,7 +45,7 @@ from wfrun.engine import events as ev
 from wfrun.engine.capacity import Admission
 from wfrun.engine.turns import CancelFlag, PhaseRun, TurnRunner, elapsed
 from wfrun.engine.usage import UsageMeter
-from wfrun.engine.workers import Workers
+from wfrun.engine.workers import Demand, Workers
 from wfrun.planner import Ledger, Plan
 from wfrun.spec import expr
 from wfrun.spec.model import Phase, Workflow
@@ -53,10 +53,7 @@ from wfrun.status import FAILED_STATES, FAILURE_FIELDS, PhaseStatus
 
 TIMEOUT_GRACE = 5.0  # seconds a cancelled phase gets to return before it is abandoned
 IDLE_WAKE = 0.5  # seconds the loop sleeps at most with no deadline to watch
-SHORT_PHASE = 0.001  # seconds: a phase this short leaves its worker computing, not waiting
 WATCH = 0.01  # seconds between the main thread's looks while phases wait for a free slot
-WINDOW = 0.002  # seconds of CPU use looked back on to tell computing from waiting
-BUSY = 0.5  # share of one CPU above which the process computes: more workers only contend
 
 
 class Scheduler:
@@ -94,7 +91,7 @@ class Scheduler:
         self._lock = threading.Lock()  # guards all scheduling state (see the docstring)
         self._inbox: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._here = threading.local()  # a worker's `keeping` and `kept` (`_work`)
-        self._looked = (time.monotonic(), time.process_time())  # `_cpu_idle`'s last look
+        self._demand = Demand()  # how many phases to start while the process computes
         self._workers = Workers(self._work)
         self._stopping = False  # interrupted: record what finishes, start nothing
         self._spawn_ids = itertools.count(1)
@@ -247,30 +244,8 @@ class Scheduler:
             started += 1
 
     def _share(self, done: PhaseRun | None = None) -> int | None:
-        """How many phases to start now; None: every one that fits (lock held).
-
-        Parallelism on demand. While the process computes (phases that end within
-        SHORT_PHASE, a python agent at work), more workers only fight over one GIL: a lock
-        convoy that made a no-op phase of a wide graph 2-3x dearer. Then a worker that
-        finished (`done`) takes a next phase only if nothing else runs, and the others
-        wait. Once phases wait on something (a command, a socket, a sleep), every free
-        slot gets one, from the worker that finished or from the main thread's look
-        every WATCH seconds.
-        """
-        waited = done is not None and time.monotonic() - done.started >= SHORT_PHASE
-        if waited or self._cpu_idle():
-            return None
-        return 0 if self.running else 1
-
-    def _cpu_idle(self) -> bool:
-        """Whether the process used under BUSY of a CPU since the last look, at least
-        WINDOW ago (shorter spans measure the clock, not the workload). Lock held."""
-        now, cpu = time.monotonic(), time.process_time()
-        then, cpu_then = self._looked
-        if now - then < WINDOW:
-            return False
-        self._looked = (now, cpu)
-        return cpu - cpu_then < BUSY * (now - then)
+        """How many phases to start now; None: every one that fits (lock held)."""
+        return self._demand.share(done.started if done is not None else None, bool(self.running))
 
     def _admissible(self) -> PhaseRun | None:
         """The first runnable phase the limits admit (capacity, issue 15)."""
