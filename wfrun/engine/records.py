@@ -21,6 +21,7 @@ import os
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -276,38 +277,45 @@ class RecordSink:
 
 
 class LineWriter:
-    """Appends lines to a file; urgent ones are flushed at once, others within `interval`.
+    """Appends lines to a file; urgent ones are written and flushed at once, others within
+    `interval`.
 
-    A daemon thread does the deferred flushes, so `tail -f events.jsonl` stays live even
-    when a long turn follows the last line.
+    The thread that makes a line only queues it (a deque append: no lock, no system
+    call; a no-op phase makes six lines); a daemon thread writes what is queued, in
+    order, so `tail -f events.jsonl` stays live even when a long turn follows the last
+    line.
     """
 
     def __init__(self, path: Path, interval: float, on_error: Callable[[OSError], None]) -> None:
         self._file = path.open("ab")  # UTF-8 bytes already: no text layer to encode again
         self._interval = interval
         self._on_error = on_error  # a failed write is reported, never raised
-        self._lock = threading.Lock()
+        self._queue: deque[bytes] = deque()  # appends and pops are atomic: no lock to queue
+        self._lock = threading.Lock()  # the file: one writer at a time
         self._pending = threading.Event()
         self._closed = False
         threading.Thread(target=self._flush_loop, name="wfrun-record-flush", daemon=True).start()
 
     def write(self, line: bytes, *, urgent: bool = False) -> None:
-        with self._lock:
-            if self._closed:  # a straggler after the run ended (a cancelled turn): dropped
-                return
-            try:
-                self._file.write(line)
-                if urgent:
-                    self._file.flush()
-                    return
-            except OSError as exc:
-                self._on_error(exc)
-                return
-        if not self._pending.is_set():
+        if self._closed:  # a straggler after the run ended (a cancelled turn): dropped
+            return
+        self._queue.append(line)
+        if urgent:
+            self.flush()
+        elif not self._pending.is_set():
             self._pending.set()
+
+    def flush(self) -> None:
+        """Write every queued line and flush the file."""
+        with self._lock:
+            if not self._closed:
+                self._write_queued()
 
     def close(self) -> None:
         with self._lock:
+            if self._closed:
+                return
+            self._write_queued()
             self._closed = True
             try:
                 self._file.close()
@@ -315,18 +323,24 @@ class LineWriter:
                 self._on_error(exc)
         self._pending.set()  # wake the flusher so it can end
 
+    def _write_queued(self) -> None:
+        queue = self._queue
+        try:
+            if queue:
+                self._file.write(b"".join([queue.popleft() for _ in range(len(queue))]))
+            self._file.flush()
+        except OSError as exc:
+            queue.clear()  # a full disk: what cannot be written is reported, not kept
+            self._on_error(exc)
+
     def _flush_loop(self) -> None:
         while True:
             self._pending.wait()
             time.sleep(self._interval)  # let a burst of lines share one write
             self._pending.clear()
-            with self._lock:
-                if self._closed:
-                    return
-                try:
-                    self._file.flush()
-                except OSError as exc:
-                    self._on_error(exc)
+            if self._closed:
+                return
+            self.flush()
 
 
 def describe(exc: OSError) -> str:

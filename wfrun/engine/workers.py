@@ -89,9 +89,10 @@ class Demand:
     def _cpu_idle(self) -> bool:
         """Whether the process used under BUSY of a CPU since the last look, at least
         WINDOW ago (shorter spans measure the clock, not the workload)."""
-        now, cpu = self._clock(), self._cpu()
+        now = self._clock()
         then, cpu_then = self._looked
         if now - then < WINDOW:
             return False
+        cpu = self._cpu()  # a system call, unlike the clock: only once a window
         self._looked = (now, cpu)
         return cpu - cpu_then < BUSY * (now - then)
