@@ -53,7 +53,7 @@ from wfrun.status import FAILED_STATES, FAILURE_FIELDS, PhaseStatus
 
 TIMEOUT_GRACE = 5.0  # seconds a cancelled phase gets to return before it is abandoned
 IDLE_WAKE = 0.5  # seconds the loop sleeps at most with no deadline to watch
-WATCH = 0.01  # seconds between the main thread's looks while phases wait for a free slot
+WATCH = 0.002  # seconds between the main thread's looks while phases wait for a free slot
 
 
 class Scheduler:
