@@ -7,7 +7,6 @@ declared first, so the same file gives the same plan, output and tests.
 from __future__ import annotations
 
 import heapq
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 from wfrun.errors import PlanError
@@ -25,25 +24,25 @@ def stable_topological_order(names: Sequence[str], needs: Mapping[str, Sequence[
     if _declared_in_order(names, needs):
         return tuple(names)
     position = {name: i for i, name in enumerate(names)}
-    waiting = dict.fromkeys(names, 0)
-    dependents: defaultdict[str, list[str]] = defaultdict(list)
-    for name in names:
+    waiting = [0] * len(names)  # by declaration index: lists, not dicts keyed by name
+    dependents: list[list[int]] = [[] for _ in names]
+    for i, name in enumerate(names):
         for need in needs.get(name, ()):
-            if need in position:
-                waiting[name] += 1
-                dependents[need].append(name)
-    ready = [position[name] for name in names if not waiting[name]]
-    heapq.heapify(ready)
+            j = position.get(need)
+            if j is not None:
+                waiting[i] += 1
+                dependents[j].append(i)
+    ready = [i for i, count in enumerate(waiting) if not count]  # ascending: a heap already
     order: list[str] = []
     while ready:
-        name = names[heapq.heappop(ready)]
-        order.append(name)
-        for dependent in dependents.get(name, ()):
+        i = heapq.heappop(ready)
+        order.append(names[i])
+        for dependent in dependents[i]:
             waiting[dependent] -= 1
             if not waiting[dependent]:
-                heapq.heappush(ready, position[dependent])
+                heapq.heappush(ready, dependent)
     if len(order) != len(names):
-        stuck = [name for name in names if waiting[name]]
+        stuck = [name for i, name in enumerate(names) if waiting[i]]
         msg = f"cannot order {', '.join(stuck)}: their needs form a cycle"
         raise PlanError(msg)
     return tuple(order)
