@@ -15,6 +15,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -62,12 +63,24 @@ def _caught(pid: int, signum: int) -> bool:
 # -- item 12: every interrupt tears down; Ctrl-C never prints a traceback ---------------
 
 
+@contextmanager
+def _sighup_inherited_as(action: signal.Handlers) -> Iterator[None]:
+    """The SIGHUP action a child started in the block inherits: a terminal gives the
+    default, `nohup` (and a CI job run under it) SIG_IGN, which wfrun keeps."""
+    previous = signal.signal(signal.SIGHUP, action)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGQUIT], ids=["SIGHUP", "SIGQUIT"])
 def test_sighup_and_sigquit_tear_down_like_sigterm(
     project: FaultProject, signum: signal.Signals
 ) -> None:
     project.write(HANGING_RUN)
-    project.start("run", "flow.yaml")
+    with _sighup_inherited_as(signal.SIG_DFL):  # as from a terminal, even if we run under nohup
+        project.start("run", "flow.yaml")
     project.wait_for_event("turn_started")
     project.proc.send_signal(signum)  # type: ignore[union-attr]
     result = project.finish()
@@ -76,6 +89,24 @@ def test_sighup_and_sigquit_tear_down_like_sigterm(
     check_record(result, project.journal(result))
     assert result.record["status"] == "interrupted", result
     assert signum.name in result.record["reason"], result
+    assert not project.leaks(), result
+
+
+def test_under_nohup_sighup_is_ignored_and_sigterm_still_tears_down(
+    project: FaultProject,
+) -> None:
+    """`nohup wfrun run` means: survive the terminal closing. The SIGHUP is not obeyed; a
+    SIGTERM after it is, and the record names the SIGTERM."""
+    project.write(HANGING_RUN)
+    with _sighup_inherited_as(signal.SIG_IGN):
+        proc = project.start("run", "flow.yaml")
+    project.wait_for_event("turn_started")
+    proc.send_signal(signal.SIGHUP)
+    proc.send_signal(signal.SIGTERM)
+    result = project.finish()
+    assert result.code == 130, result
+    assert "SIGTERM" in result.record["reason"], result
+    assert "SIGHUP" not in result.record["reason"], result
     assert not project.leaks(), result
 
 
