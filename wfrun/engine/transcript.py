@@ -110,15 +110,18 @@ class RunTranscript:
         del exc  # evidence only: the record's own failure is what the verdict reports
 
 
-def read_entries(run_dir: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Each entry of a run's transcript with the size of its line; damaged lines skipped,
-    a missing file is an empty transcript."""
+def read_entries(run_dir: Path, *, marker: bytes = b"") -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each entry of a run's transcript with the size of its line (only lines holding
+    `marker`, which skips parsing the rest); damaged lines skipped, a missing file is an
+    empty transcript."""
     try:
         handle = (run_dir / TRANSCRIPT_FILE).open("rb")
     except OSError:
         return
     with handle:
         for line in handle:
+            if marker not in line:
+                continue
             try:
                 entry = orjson.loads(line)
             except orjson.JSONDecodeError:
@@ -130,7 +133,7 @@ def read_entries(run_dir: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 def last_exit_codes(run_dir: Path) -> dict[str, int | None]:
     """Each phase's last command's exit code (None: it was killed), in one pass."""
     codes: dict[str, int | None] = {}
-    for _, entry in read_entries(run_dir):
+    for _, entry in read_entries(run_dir, marker=b'"type":"command"'):
         if entry.get("type") == "command":
             value = entry.get("exit_code")
             codes[str(entry.get("phase"))] = value if isinstance(value, int) else None
