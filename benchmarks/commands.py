@@ -45,12 +45,11 @@ from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
 import wfrun
-from wfrun.builtins.config import Config
-from wfrun.engine.api import AgentContext, TurnContext, TurnResult
 from wfrun.registry import Registry, TypeSpec, default_registry
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as benchmarks/commands.py
 from benchmarks.common import Bounds, Table, interleaved, machine_line, median, ratio
+from benchmarks.engine_overhead import Noop, NoopConfig  # the same no-op agent type
 
 langgraph: Any
 try:
@@ -73,21 +72,6 @@ def noop(ctx):
 def sleep10(ctx):
     time.sleep(0.01)
 """
-
-
-class NoopConfig(Config):
-    """No settings."""
-
-
-class Noop:
-    """engine_overhead.py's no-op agent: done at once."""
-
-    def __init__(self, config: NoopConfig, ctx: AgentContext) -> None:
-        del config, ctx
-
-    def act(self, ctx: TurnContext) -> TurnResult:
-        del ctx
-        return TurnResult(output="", done=True)
 
 
 def registry_with_noop() -> Registry:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,6 +27,9 @@ from wfrun.planner import plan_workflow
 from wfrun.registry import TypeSpec, builtin_registry
 from wfrun.spec.model import Agent, Phase, Workflow
 from wfrun.ui.progress import LiveBoard, PlainLines
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as benchmarks/engine_overhead.py
+from benchmarks.common import reference_speed
 
 _DONE = TurnResult(output="", done=True)
 
@@ -98,19 +102,6 @@ def best_of(size: int, execution: str) -> list[tuple[float, float]]:
     return [min(tries[mode]) for mode in modes]
 
 
-def machine_speed() -> float:
-    """Milliseconds for a fixed bit of pure-Python work, taken beside each row: this VM's
-    speed wanders, and a slow moment shows here as well as in the row's numbers."""
-    best = float("inf")
-    for _ in range(5):
-        began = time.perf_counter()
-        table: dict[int, str] = {}
-        for i in range(20_000):
-            table[i % 997] = f"{i}"
-        best = min(best, time.perf_counter() - began)
-    return best * 1e3
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="sizes 100 and 1,000 only")
@@ -130,7 +121,7 @@ def main() -> None:
     print(f"{header[0]:<11}" + "".join(f"{h:>10}" for h in header[1:]))
     for execution in ("sequential", "graph"):
         for size in sizes:
-            reference = machine_speed()
+            reference = reference_speed()
             off, live, plain = best_of(size, execution)
             cells = (off[0], live[0], plain[0], live[0] / off[0], off[1], live[1], reference)
             print(
