@@ -50,6 +50,14 @@ def _no_traceback(err: str) -> None:
     assert "Fatal Python error" not in err, err
 
 
+def _assert_torn_down(project: FaultProject, result: RunResult) -> None:
+    """An interrupted run: exit 130, no traceback, a whole record, nothing left behind."""
+    assert result.code == 130, result
+    _no_traceback(result.err)
+    check_record(result, project.journal(result))
+    assert not project.leaks(), result
+
+
 def _caught(pid: int, signum: int) -> bool:
     """Has process `pid` a handler for `signum` (its SigCgt mask says so)?"""
     try:
@@ -84,12 +92,9 @@ def test_sighup_and_sigquit_tear_down_like_sigterm(
     project.wait_for_event("turn_started")
     project.proc.send_signal(signum)  # type: ignore[union-attr]
     result = project.finish()
-    assert result.code == 130, result
-    _no_traceback(result.err)
-    check_record(result, project.journal(result))
+    _assert_torn_down(project, result)
     assert result.record["status"] == "interrupted", result
     assert signum.name in result.record["reason"], result
-    assert not project.leaks(), result
 
 
 def test_under_nohup_sighup_is_ignored_and_sigterm_still_tears_down(
@@ -124,10 +129,7 @@ def test_ctrl_c_again_and_again_through_teardown_ends_with_130(project: FaultPro
         project.interrupt(signal.SIGINT)
         time.sleep(0.03)
     result = project.finish()
-    assert result.code == 130, result
-    _no_traceback(result.err)
-    check_record(result, project.journal(result))
-    assert not project.leaks(), result
+    _assert_torn_down(project, result)
 
 
 @pytest.mark.parametrize("delay", [0.15, 0.22, 0.3, 0.45])
@@ -196,10 +198,7 @@ def test_a_backtracking_stdout_regex_gives_way_to_sigterm(project: FaultProject)
     )
     proc.send_signal(signal.SIGTERM)
     result = project.finish(timeout=60)
-    assert result.code == 130, result
-    _no_traceback(result.err)
-    check_record(result, project.journal(result))
-    assert not project.leaks(), result
+    _assert_torn_down(project, result)
 
 
 PIPE_HELD = """
@@ -238,10 +237,7 @@ def test_a_pipe_held_open_outside_the_session_gives_way_to_sigterm(
     )
     proc.send_signal(signal.SIGTERM)
     result = project.finish(timeout=60)
-    assert result.code == 130, result
-    _no_traceback(result.err)
-    check_record(result, project.journal(result))
-    assert not project.leaks(), result
+    _assert_torn_down(project, result)
 
 
 # -- item 13: nothing the run started outlives it, even after a clean exit --------------
