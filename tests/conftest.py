@@ -7,13 +7,14 @@ and gets back an outcome whose repr shows everything, so a failing assert explai
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import textwrap
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import pytest
 
@@ -21,6 +22,15 @@ REPO = Path(__file__).resolve().parent.parent
 REPO_RECORDS = REPO / ".wfrun"
 
 Files = Mapping[str, "str | bytes"]
+
+
+def cannot_run(why: str, *, module: bool = False) -> NoReturn:
+    """A test whose prerequisite is missing here: skipped on a developer's machine, a
+    failure under CI=true, where `.ci/run` sets every prerequisite up (a test that skips
+    in CI does not exist). `module`: called at a test module's top level."""
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(f"CI=true and this test cannot run: {why}", pytrace=False)
+    pytest.skip(why, allow_module_level=module)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ A missing browser fails the test in CI and skips it elsewhere.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, Files, WfrunProject
+from tests.conftest import REPO, Files, WfrunProject, cannot_run
 
 Project = Callable[[Files], WfrunProject]
 ARTIFACTS = REPO / ".artifacts"
@@ -50,9 +49,7 @@ def _browser() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if found is None:
         message = "headless chromium is missing: run scripts/chromium.sh (make test does)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        cannot_run(message)
     return found
 
 

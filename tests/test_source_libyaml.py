@@ -19,13 +19,13 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 
+from tests.conftest import cannot_run
 from tests.fuzz.strategies import TEXTS, mutated_examples, structured_texts, yamlish_text
 from wfrun.errors import SpecError
 from wfrun.spec import source
 
-pytestmark = pytest.mark.skipif(
-    not yaml.__with_libyaml__, reason="PyYAML was built without libyaml"
-)
+if not yaml.__with_libyaml__:
+    cannot_run("PyYAML was built without libyaml", module=True)
 
 
 def _parse(text: str, *, libyaml: bool, one_pass: bool = True) -> tuple[str, Any]:

@@ -9,9 +9,13 @@ import json
 
 import pytest
 
+from tests.conftest import cannot_run
 from tests.test_sweep import Sweeper, explain, sweeper
 
-pytest.importorskip("distributed")
+try:
+    import distributed  # noqa: F401 - only whether it is installed (wfrun[dask])
+except ImportError:
+    cannot_run("dask.distributed is not installed: pip install -e '.[dask]'", module=True)
 
 __all__ = ["sweeper"]  # the fixture, shared with test_sweep.py
 

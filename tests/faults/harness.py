@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import cannot_run
 from tests.engine.conftest import EngineProject, RunResult, journaled
 from wfrun.engine import procs
 
@@ -204,7 +205,7 @@ _SYSCALLS = {"x86_64": {"write": 1, "futex": 202}, "aarch64": {"write": 64, "fut
 def _syscall(name: str) -> int:
     numbers = _SYSCALLS.get(platform.machine())
     if numbers is None:
-        pytest.skip(f"no system call numbers for {platform.machine()} in the harness")
+        cannot_run(f"no system call numbers for {platform.machine()} in the harness")
     return numbers[name]
 
 
@@ -216,7 +217,7 @@ def thread_calls(pid: int) -> dict[int, list[int]]:
         try:
             fields = (task / "syscall").read_text().split()
         except PermissionError:
-            pytest.skip("/proc/<pid>/syscall is not readable here (ptrace_scope)")
+            cannot_run("/proc/<pid>/syscall is not readable here (ptrace_scope)")
         except OSError:  # the thread ended meanwhile
             continue
         if len(fields) >= 7 and fields[0] != "-1":  # not "running", nor "-1 sp pc"

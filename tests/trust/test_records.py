@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import wait_until
+from tests.conftest import cannot_run, wait_until
 from tests.engine.conftest import EngineProject, RunResult, alive
 
 
@@ -88,7 +88,7 @@ def tiny_disk(tmp_path: Path) -> Iterator[Path]:
         check=False,
     )
     if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        cannot_run(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
     try:
         yield mount
     finally:
@@ -310,7 +310,7 @@ def test_workspace_removal_never_follows_a_mount_or_a_link_out(project, monkeypa
     monkeypatch.setenv("OUTSIDE_BOUND", str(bound))
     monkeypatch.setenv("OUTSIDE_LINKED", str(linked))
     if subprocess.run(["mount", "--bind", str(bound), str(linked)], check=False).returncode:
-        pytest.skip("cannot mount here (not root, or no mount namespace rights)")
+        cannot_run("cannot mount here (not root, or no mount namespace rights)")
     subprocess.run(["umount", str(linked)], check=True)
     project.write(MOUNTER)
     result = project.run("run", "flow.yaml")
