@@ -5,23 +5,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.engine.conftest import EngineProject, RunResult, engine_project
 
-from tests.engine.conftest import EngineProject, RunResult
-
-
-@pytest.fixture
-def engine_project(tmp_path: Path) -> Iterator[EngineProject]:
-    """tests/engine/conftest.py's `engine_project`, for a test outside that folder."""
-    project = EngineProject(tmp_path)
-    yield project
-    if project.proc is not None and project.proc.poll() is None:
-        project.proc.kill()
-        project.proc.communicate()
+__all__ = ["engine_project"]  # the fixture, from tests/engine/conftest.py
 
 
 SERVICE = "[{py}, -m, http.server, '${{resources.{name}.port}}', --bind, 127.0.0.1]"

@@ -8,15 +8,14 @@ runs again; a run killed with `kill -9` is cleaned up and continued.
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.conftest import Files, WfrunProject
-from tests.engine.conftest import EngineProject, alive
+from tests.engine.conftest import EngineProject, alive, engine_project
+
+__all__ = ["engine_project"]  # the fixture, from tests/engine/conftest.py
 
 MakeProject = Callable[[Files], WfrunProject]
 
@@ -148,17 +147,6 @@ def test_resume_without_a_past_run_is_a_usage_error(wfrun_project: MakeProject) 
 
 
 # -- item 4: a run killed with kill -9 ---------------------------------------------------
-
-
-@pytest.fixture
-def engine_project(tmp_path: Path) -> Iterator[EngineProject]:
-    project = EngineProject(tmp_path)
-    yield project
-    if project.proc is not None and project.proc.poll() is None:
-        project.proc.kill()
-        project.proc.communicate()
-    for path in project.leftover_dirs():
-        shutil.rmtree(path, ignore_errors=True)
 
 
 KILLED = """
