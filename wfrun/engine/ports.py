@@ -15,23 +15,40 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 AUTO = "auto"
 AUTO_MAPPING = re.compile(r"^auto:(?P<container>\d{1,5}(?:/(?:tcp|udp|sctp))?)$")
 LOOPBACK = "127.0.0.1"
+RECENT = 1024  # ports handed out that free_port will not hand out again
+MAX_TRIES = 64  # kernel picks tried for one not handed out lately
+
+_handed: dict[int, None] = {}
+_HANDED_LOCK = threading.Lock()
 
 
 def free_port(host: str = LOOPBACK) -> int:
-    """A port nobody listens on right now: the kernel's pick for a bind to port 0.
+    """A port nobody listens on right now: the kernel's pick for a bind to port 0, and
+    never one this process handed out among its last RECENT.
 
-    Another program may take it before the service binds it; readiness then finds the
-    port held by a stranger and says so, instead of trusting whoever answers.
+    The kernel may pick a port again as soon as it is free, before the service given it
+    binds it: two services of one run starting at once were given the same port (seen
+    in CI). Another program may still take it first; readiness then finds the port held
+    by a stranger and says so, instead of trusting whoever answers.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    with _HANDED_LOCK:
+        for _ in range(MAX_TRIES):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.bind((host, 0))
+                port = int(sock.getsockname()[1])
+            if port not in _handed:
+                break
+        _handed[port] = None  # newest last: a dict is an ordered set
+        if len(_handed) > RECENT:
+            del _handed[next(iter(_handed))]
+        return port
 
 
 def assign(config: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
